@@ -1,0 +1,1 @@
+"""fartrack_ros.ros"""
