@@ -1,0 +1,187 @@
+"""Typed, frozen configuration with strict loading: an unknown key is an error naming it.
+
+``config_from_dict(cls, data)`` builds any of these dataclasses (nested ones too) from plain
+dicts as read from YAML, checks every value against its annotation and runs the class's own
+``__post_init__`` validation. ``load_yaml(path, cls)`` does the same from a file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+VARIANT_DEPTHS = {"tiny": 15, "nano": 10, "pico": 6}
+STAGES = ("frame", "distill", "sparse")
+DEVICES = ("cpu", "cuda")
+
+
+def depth_for_variant(variant: str) -> int:
+    try:
+        return VARIANT_DEPTHS[variant]
+    except KeyError:
+        raise ValueError(f"unknown variant {variant!r}; expected one of {sorted(VARIANT_DEPTHS)}") from None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of FARTrack. Defaults are the released model (spec sections 2-3)."""
+
+    stage: str = "sparse"          # frame | distill | sparse: which official module layout
+    depth: int = 15                # blocks executed: 15 Tiny, 10 Nano, 6 Pico
+    embed_dim: int = 192
+    num_heads: int = 3
+    mlp_ratio: float = 4.0
+    num_blocks: int = 12           # stored as blocks.0-11 ...
+    num_extension: int = 3         # ... plus extension.0-2
+    patch_size: int = 16
+    template_size: int = 112
+    search_size: int = 224
+    num_templates: int = 5
+    template_factor: float = 2.0
+    search_factor: float = 4.0
+    bins: int = 300
+    coord_range: int = 2
+    prenum: int = 3                # length of the (unused) trajectory input, sparse layout only
+    drop_path_rate: float = 0.1    # training only
+
+    def __post_init__(self):
+        if self.stage not in STAGES:
+            raise ValueError(f"model stage {self.stage!r} is not one of {STAGES}")
+        total = self.num_blocks + self.num_extension
+        if not 1 <= self.depth <= total:
+            raise ValueError(f"model depth {self.depth} outside 1..{total}")
+        if self.embed_dim % self.num_heads:
+            raise ValueError("embed_dim must be divisible by num_heads")
+
+    @property
+    def total_blocks(self) -> int:
+        return self.num_blocks + self.num_extension
+
+    @property
+    def template_tokens(self) -> int:
+        return (self.template_size // self.patch_size) ** 2
+
+    @property
+    def search_tokens(self) -> int:
+        return (self.search_size // self.patch_size) ** 2
+
+    @property
+    def vocab_size(self) -> int:
+        return self.bins * self.coord_range + 5
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """What a user chooses when running the tracker (CLI, node, evaluation)."""
+
+    weights: Optional[str] = None   # official .pth.tar or own .safetensors; None = shipped default
+    variant: str = "pico"           # tiny | nano | pico
+    backend: str = "auto"           # see fartrack_ros.runtime.backends.available_backends()
+    device: str = "cpu"             # cpu | cuda
+    threads: Optional[int] = None   # torch intra-op threads; None = library default
+    lost_threshold: float = 0.2     # confidence below this -> state "lost"
+
+    def __post_init__(self):
+        depth_for_variant(self.variant)
+        if self.device not in DEVICES:
+            raise ValueError(f"device {self.device!r} is not one of {DEVICES}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if not 0.0 <= self.lost_threshold <= 1.0:
+            raise ValueError(f"lost_threshold must be in [0, 1], got {self.lost_threshold}")
+
+    @property
+    def depth(self) -> int:
+        return depth_for_variant(self.variant)
+
+
+# --------------------------------------------------------------------------- strict loading
+
+def _check_type(value: Any, annotation: Any, where: str) -> Any:
+    origin = typing.get_origin(annotation)
+    if annotation is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for option in typing.get_args(annotation):
+            if option is type(None):
+                if value is None:
+                    return None
+                continue
+            try:
+                return _check_type(value, option, where)
+            except (TypeError, ValueError) as exc:
+                errors.append(str(exc))
+        raise ValueError(f"{where}: {value!r} does not match {annotation}")
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected a mapping, got {type(value).__name__}")
+        return config_from_dict(annotation, value, where)
+    if origin in (list, tuple):
+        args = typing.get_args(annotation)
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{where}: expected a list, got {type(value).__name__}")
+        item = args[0] if args else Any
+        items = [_check_type(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected a mapping, got {type(value).__name__}")
+        return dict(value)
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def config_from_dict(cls: type, data: dict, where: str = "") -> Any:
+    """Build dataclass ``cls`` from ``data``; unknown keys and wrong types raise ValueError."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        prefix = f"{where}: " if where else ""
+        raise ValueError(f"{prefix}unknown key(s) {unknown} for {cls.__name__}; "
+                         f"allowed: {sorted(names)}")
+    kwargs = {k: _check_type(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def config_to_dict(config: Any) -> dict:
+    return dataclasses.asdict(config)
+
+
+def load_yaml(path: str | Path, cls: type) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    with path.open() as f:
+        data = yaml.safe_load(f) or {}
+    try:
+        return config_from_dict(cls, data)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+__all__ = ["ModelConfig", "TrackerConfig", "VARIANT_DEPTHS", "depth_for_variant",
+           "config_from_dict", "config_to_dict", "load_yaml", "field"]

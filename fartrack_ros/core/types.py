@@ -1,0 +1,15 @@
+"""Result types shared by the runtime, the tools and the ROS node."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TRACKING = "tracking"
+LOST = "lost"
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    box_xywh: tuple[float, float, float, float]   # image pixels
+    score: float                                    # confidence in [0, 1]
+    state: str                                      # TRACKING or LOST
+    frame_index: int                                # 1 for the first frame after initialize()

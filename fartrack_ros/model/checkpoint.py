@@ -1,0 +1,283 @@
+"""Checkpoint I/O: official ``.pth.tar`` files (read safely) and the project's own safetensors.
+
+Official files are ``torch.save`` dicts whose ``net`` entry is the state dict, next to pickled
+objects of the official training code (``settings``, ``stats``). They are read with a restricted
+unpickler: tensors, storages and plain containers are rebuilt; classes of the official code
+(``lib.*``) and ``easydict`` become inert placeholders; any other global (``os.system``,
+``builtins.eval``, ...) is refused, so a malicious pickle cannot run code.
+
+Own files are safetensors with the model config (JSON) in their metadata, so they describe
+themselves and need no pickle at all.
+"""
+from __future__ import annotations
+
+import json
+import pickle
+import types
+import zipfile
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from ..config import ModelConfig, config_from_dict, config_to_dict
+from .fartrack import FARTrack
+
+FORMAT_NAME = "fartrack_ros"
+FORMAT_VERSION = "1"
+
+# official net_type -> our stage
+OFFICIAL_NET_TYPES = {"FARTrack": "frame", "FARTrackDistill": "distill", "FARTrackSparse": "sparse"}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message names the file and the reason."""
+
+
+# --------------------------------------------------------------------------- safe unpickling
+
+_SAFE_GLOBALS = {
+    ("collections", "OrderedDict"),
+    ("collections", "defaultdict"),
+    ("torch._utils", "_rebuild_tensor_v2"),
+    ("torch._utils", "_rebuild_tensor"),
+    ("torch._utils", "_rebuild_parameter"),
+    ("torch._utils", "_rebuild_parameter_with_state"),
+    ("torch", "Size"),
+    ("torch", "device"),
+    ("torch", "float32"), ("torch", "float16"), ("torch", "bfloat16"), ("torch", "int64"),
+    ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "slice"), ("builtins", "complex"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),
+}
+# Modules whose classes are data holders of the official training code: instantiate nothing of
+# theirs, keep an inert placeholder with the pickled state.
+_PLACEHOLDER_PREFIXES = ("lib.", "easydict")
+
+
+class OfficialObject:
+    """Inert stand-in for a class of the official code found in a checkpoint pickle."""
+
+    qualname = "?"
+
+    def __init__(self, *args, **kwargs):
+        self.args = args
+
+    def __setstate__(self, state):
+        self.state = state
+
+    def __reduce__(self):   # never re-pickled into something executable
+        raise TypeError("placeholder objects cannot be pickled")
+
+
+def _placeholder(module: str, name: str) -> type:
+    return type(name, (OfficialObject,), {"qualname": f"{module}.{name}"})
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _SAFE_GLOBALS:
+            return super().find_class(module, name)
+        if module == "torch" and name.endswith("Storage"):
+            return super().find_class(module, name)
+        if module.startswith(_PLACEHOLDER_PREFIXES):
+            return _placeholder(module, name)
+        raise pickle.UnpicklingError(
+            f"the pickle references {module}.{name}; refusing to load it because unpickling "
+            "it could execute code")
+
+
+# torch.load takes a module-like object with Unpickler/load
+_restricted_pickle = types.SimpleNamespace(
+    Unpickler=RestrictedUnpickler, __name__="fartrack_restricted_pickle",
+    load=lambda f, **kw: RestrictedUnpickler(f, **kw).load())
+
+
+def read_official_checkpoint(path: str | Path) -> dict:
+    """Load an official ``.pth.tar`` dict without executing anything from its pickle."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", pickle_module=_restricted_pickle,
+                         weights_only=False)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"{path}: unsafe checkpoint: {exc}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, KeyError, ValueError,
+            AttributeError, IndexError, TypeError) as exc:
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint "
+                              f"(corrupt or truncated?): {exc}") from None
+    if isinstance(obj, dict) and "net" in obj:
+        return obj
+    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return {"net": obj}          # a bare state dict
+    raise CheckpointError(f"{path}: no 'net' state dict in the checkpoint "
+                          f"(top-level keys: {sorted(obj) if isinstance(obj, dict) else type(obj)})")
+
+
+def infer_official_stage(checkpoint: dict) -> str:
+    net_type = checkpoint.get("net_type")
+    if isinstance(net_type, str):
+        if net_type == "FARTrackSeq":
+            raise CheckpointError("FARTrackSeq checkpoints (1-template speed-test model) are not "
+                                  "supported; use FARTrack, FARTrackDistill or FARTrackSparse")
+        if net_type in OFFICIAL_NET_TYPES:
+            return OFFICIAL_NET_TYPES[net_type]
+    keys = checkpoint["net"].keys()
+    if any(".masknorm1." in k for k in keys):
+        return "sparse"
+    return "distill"    # frame-level and distill state dicts have identical names
+
+
+# --------------------------------------------------------------------------- key handling
+
+def check_state_dict(model: torch.nn.Module, state: dict, source: str) -> None:
+    """Raise CheckpointError listing missing, unexpected and mis-shaped keys (strict loading)."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    misshaped = sorted(f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+                       for k in set(expected) & set(state)
+                       if tuple(state[k].shape) != tuple(expected[k].shape))
+    if missing or unexpected or misshaped:
+        parts = []
+        if missing:
+            parts.append(f"missing keys ({len(missing)}): {missing}")
+        if unexpected:
+            parts.append(f"unexpected keys ({len(unexpected)}): {unexpected}")
+        if misshaped:
+            parts.append(f"mis-shaped keys ({len(misshaped)}): {misshaped}")
+        raise CheckpointError(f"{source}: state dict does not match the model: " + "; ".join(parts))
+
+
+def official_to_stage(state: dict, source_stage: str, target_stage: str) -> dict:
+    """Explicit key map between official layouts.
+
+    - same layout: names are identical (no renaming);
+    - frame/distill -> sparse: each ``normK`` is copied into ``masknormK.norm`` as the official
+      sparse initialisation does (spec 8.4); the dead ``pos_embed_z`` and
+      ``prev_position_embeddings`` start from ``pos_embed_z0`` and 3x ``position_embeddings``;
+    - sparse -> frame/distill: the masknorms replace the stale norms and the dead tensors go.
+    """
+    layout_of = {"frame": "plain", "distill": "plain", "sparse": "sparse"}
+    src, dst = layout_of[source_stage], layout_of[target_stage]
+    if src == dst:
+        return dict(state)
+    out = {}
+    if src == "plain" and dst == "sparse":
+        for k, v in state.items():
+            out[k] = v
+            for n in ("norm1", "norm2"):
+                if f".{n}." in k and (".blocks." in k or ".extension." in k):
+                    out[k.replace(f".{n}.", f".mask{n}.norm.")] = v.clone()
+        out["backbone.pos_embed_z"] = state["backbone.pos_embed_z0"].clone()
+        out["backbone.prev_position_embeddings.weight"] = \
+            state["backbone.position_embeddings.weight"].repeat(3, 1).clone()
+        return out
+    for k, v in state.items():                       # sparse -> plain
+        if k in ("backbone.pos_embed_z", "backbone.prev_position_embeddings.weight"):
+            continue
+        if ".masknorm" in k:
+            out[k.replace(".masknorm1.norm.", ".norm1.").replace(".masknorm2.norm.", ".norm2.")] = v
+        elif ".norm1." not in k and ".norm2." not in k or k.startswith("backbone.norm."):
+            out[k] = v
+    return out
+
+
+# --------------------------------------------------------------------------- own format
+
+def save_weights(path: str | Path, model: FARTrack, extra: Optional[dict] = None,
+                 dtype: Optional[torch.dtype] = None) -> Path:
+    """Save ``model`` as safetensors with its config (and ``extra`` JSON metadata)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.detach().to("cpu", dtype or v.dtype) if v.is_floating_point()
+                 else v.detach().cpu()).contiguous()
+             for k, v in model.state_dict().items()}
+    meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+            "model_config": json.dumps(config_to_dict(model.cfg))}
+    if extra:
+        meta["extra"] = json.dumps(extra)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata=meta)
+    tmp.replace(path)
+    return path
+
+
+def read_own_weights(path: str | Path) -> tuple[dict, ModelConfig, dict]:
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file (corrupt?): {exc}") from None
+    if meta.get("format") != FORMAT_NAME or "model_config" not in meta:
+        raise CheckpointError(f"{path}: safetensors file without fartrack_ros metadata "
+                              "(format/model_config); convert official files with `fartrack convert`")
+    try:
+        cfg = config_from_dict(ModelConfig, json.loads(meta["model_config"]))
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: bad model_config metadata: {exc}") from None
+    extra = json.loads(meta["extra"]) if "extra" in meta else {}
+    return state, cfg, extra
+
+
+# --------------------------------------------------------------------------- front door
+
+def is_own_format(path: str | Path) -> bool:
+    return Path(path).suffix == ".safetensors"
+
+
+def load_weights(path: str | Path) -> tuple[dict, ModelConfig, dict]:
+    """Read any supported weights file -> (state_dict, ModelConfig, metadata).
+
+    Official files give the full 15-block config of their stage; own files their stored config.
+    """
+    path = Path(path)
+    if is_own_format(path):
+        return read_own_weights(path)
+    ckpt = read_official_checkpoint(path)
+    stage = infer_official_stage(ckpt)
+    state = {k: v for k, v in ckpt["net"].items()}
+    bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f"{path}: non-tensor entries in 'net': {bad[:5]}")
+    meta = {"source": str(path), "net_type": ckpt.get("net_type"), "epoch": ckpt.get("epoch")}
+    return state, ModelConfig(stage=stage), meta
+
+
+def build_model(path: str | Path, depth: Optional[int] = None, stage: Optional[str] = None,
+                device: str | torch.device = "cpu") -> FARTrack:
+    """Load weights into a FARTrack model (strict), optionally cut to ``depth`` / mapped to ``stage``."""
+    state, cfg, _ = load_weights(path)
+    target_stage = stage or cfg.stage
+    if target_stage != cfg.stage:
+        state = official_to_stage(state, cfg.stage, target_stage)
+    fields = {**config_to_dict(cfg), "stage": target_stage}
+    if depth is not None:
+        fields["depth"] = depth
+    model = FARTrack(ModelConfig(**fields))
+    check_state_dict(model, state, str(path))
+    model.load_state_dict(state, strict=True)
+    model.renorm_command_embeddings_()     # spec trap: official forward renorms rows 600-603
+    return model.to(device).eval()
+
+
+def convert_official(src: str | Path, dst: str | Path) -> Path:
+    """Official ``.pth.tar`` -> own safetensors (same tensors, renorm applied, config stored)."""
+    state, cfg, meta = load_weights(src)
+    model = FARTrack(cfg)
+    check_state_dict(model, state, str(src))
+    model.load_state_dict(state, strict=True)
+    model.renorm_command_embeddings_()
+    return save_weights(dst, model, extra={"converted_from": Path(src).name,
+                                           "net_type": meta.get("net_type"),
+                                           "epoch": meta.get("epoch")})

@@ -1,0 +1,359 @@
+"""FARTrack: one model class for every stage (frame / distill / sparse) and depth (15 / 10 / 6).
+
+Parameter names and shapes are those of the official state dicts (spec section 9), so official
+checkpoints load with ``strict=True``. The stage only switches which tensors exist (the sparse
+layout adds ``masknorm*``, ``pos_embed_z`` and ``prev_position_embeddings``) and which block norms
+run; the depth only decides how many blocks execute. Stored-but-unused tensors (cls token, MAE
+positional embedding, ...) are registered so loading stays strict.
+
+Token layout of one forward: [templates 5x49 | search 196 | 4 command tokens] = 445 tokens, or
+fewer when pruned template tokens are dropped (sparse inference: 397 from the second frame on).
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ModelConfig
+from ..core.tokenizer import COMMAND_IDS, PADDING_ID
+
+SEARCH_CENTRE_TOKEN = 105   # row 7, col 7 of the 14x14 search grid: the sparsification query
+
+
+class PatchEmbed(nn.Module):
+    def __init__(self, patch_size: int, embed_dim: int):
+        super().__init__()
+        self.proj = nn.Conv2d(3, embed_dim, kernel_size=patch_size, stride=patch_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x).flatten(2).transpose(1, 2)   # (B, H*W, D), row-major (y, x)
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, num_heads: int):
+        super().__init__()
+        self.num_heads = num_heads
+        self.scale = (dim // num_heads) ** -0.5
+        self.qkv = nn.Linear(dim, dim * 3, bias=True)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, key_mask: Optional[torch.Tensor] = None,
+                score_query: Optional[int] = None, score_cols: Optional[slice] = None,
+                exact: bool = True) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Self-attention. ``key_mask`` (B, N) bool, True = visible key.
+
+        Returns the output and, when ``score_query`` is given, the post-softmax attention of that
+        query row over ``score_cols`` per head, (B, heads, ncols): the sparsification signal.
+        ``exact`` computes softmax(q k^T * scale) explicitly as the official code does; otherwise
+        the fused SDPA kernel runs and the one needed row is recomputed on its own.
+        """
+        b, n, c = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        score = None
+        if exact:
+            attn = (q @ k.transpose(-2, -1)) * self.scale
+            if key_mask is not None:
+                attn = attn.masked_fill(~key_mask[:, None, None, :], float("-inf"))
+            attn = attn.softmax(dim=-1)
+            out = attn @ v
+            if score_query is not None:
+                score = attn[:, :, score_query, score_cols]
+        else:
+            bias = None
+            if key_mask is not None:
+                bias = torch.zeros(key_mask.shape, dtype=q.dtype, device=q.device)
+                bias = bias.masked_fill(~key_mask, float("-inf"))[:, None, None, :]
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+            if score_query is not None:
+                row = (q[:, :, score_query:score_query + 1] @ k.transpose(-2, -1)) * self.scale
+                if bias is not None:
+                    row = row + bias
+                score = row.softmax(dim=-1)[:, :, 0, score_cols]
+        out = out.transpose(1, 2).reshape(b, n, c)
+        return self.proj(out), score
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()          # exact erf form, as the official code
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class MaskedLayerNorm(nn.Module):
+    """Holds ``norm`` (eps 1e-5) under the official name ``masknormX.norm``.
+
+    For visible tokens the official masked LayerNorm equals a plain LayerNorm; invisible tokens
+    are never attended to, so a plain LayerNorm over all tokens gives the same output.
+    """
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, eps=1e-5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x)
+
+
+def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
+    if rate == 0.0 or not training:
+        return x
+    keep = 1.0 - rate
+    mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+    return x * mask / keep
+
+
+class Block(nn.Module):
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, masked_norms: bool,
+                 drop_path_rate: float = 0.0):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        if masked_norms:
+            self.masknorm1 = MaskedLayerNorm(dim)
+        self.attn = Attention(dim, num_heads)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        if masked_norms:
+            self.masknorm2 = MaskedLayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.masked_norms = masked_norms
+        self.drop_path_rate = drop_path_rate
+
+    def forward(self, x: torch.Tensor, key_mask: Optional[torch.Tensor] = None,
+                score_query: Optional[int] = None, score_cols: Optional[slice] = None,
+                exact: bool = True) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        # The sparse model always runs its masknorms (eps 1e-5); norm1/norm2 hold stale distill
+        # weights there (spec trap 1).
+        n1 = self.masknorm1 if self.masked_norms else self.norm1
+        n2 = self.masknorm2 if self.masked_norms else self.norm2
+        a, score = self.attn(n1(x), key_mask, score_query, score_cols, exact)
+        x = x + drop_path(a, self.drop_path_rate, self.training)
+        x = x + drop_path(self.mlp(n2(x)), self.drop_path_rate, self.training)
+        return x, score
+
+
+class VisionTransformerBackbone(nn.Module):
+    """The official ``backbone``: embeddings, 12 ``blocks`` + 3 ``extension`` blocks, ``norm``."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        d = cfg.embed_dim
+        sparse = cfg.stage == "sparse"
+        grid_z, grid_x = cfg.template_tokens, cfg.search_tokens
+        self.output_bias = nn.Parameter(torch.zeros(cfg.vocab_size))
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, d))                     # stored, unused
+        self.pos_embed = nn.Parameter(torch.zeros(1, grid_x + 1, d))            # MAE table, unused
+        if sparse:
+            self.pos_embed_z = nn.Parameter(torch.zeros(1, grid_z, d))          # dead
+        self.pos_embed_z0 = nn.Parameter(torch.zeros(1, grid_z, d))             # every template slot
+        self.pos_embed_z1 = nn.Parameter(torch.zeros(1, grid_z, d))             # unused
+        self.pos_embed_x = nn.Parameter(torch.zeros(1, grid_x, d))
+        # max_norm=1 in the sparse layout is applied explicitly (renorm_command_embeddings_):
+        # nn.Embedding would rewrite the tied output matrix in place on the first lookup.
+        self.word_embeddings = nn.Embedding(cfg.vocab_size, d, padding_idx=PADDING_ID)
+        self.position_embeddings = nn.Embedding(4, d)
+        if sparse:
+            self.prev_position_embeddings = nn.Embedding(cfg.prenum * 4, d)    # dead
+        self.patch_embed = PatchEmbed(cfg.patch_size, d)
+        rates = torch.linspace(0, cfg.drop_path_rate, cfg.total_blocks).tolist()
+        self.blocks = nn.ModuleList(
+            Block(d, cfg.num_heads, cfg.mlp_ratio, sparse, rates[i]) for i in range(cfg.num_blocks))
+        self.extension = nn.ModuleList(
+            Block(d, cfg.num_heads, cfg.mlp_ratio, sparse, rates[cfg.num_blocks + i])
+            for i in range(cfg.num_extension))
+        self.norm = nn.LayerNorm(d, eps=1e-6)
+
+    def ordered_blocks(self, depth: int) -> list[Block]:
+        """Blocks executed at ``depth``: blocks 0.. then extension 0.. (spec 3.5)."""
+        return (list(self.blocks) + list(self.extension))[:depth]
+
+
+class FARTrack(nn.Module):
+    """The whole network. ``identity`` sits outside ``backbone`` as in the official modules."""
+
+    def __init__(self, cfg: ModelConfig = ModelConfig()):
+        super().__init__()
+        self.cfg = cfg
+        self.identity = nn.Parameter(torch.zeros(1, cfg.num_templates + 1, cfg.embed_dim))
+        self.backbone = VisionTransformerBackbone(cfg)
+        self.reset_parameters()
+
+    # ------------------------------------------------------------------ set-up
+    @property
+    def depth(self) -> int:
+        return self.cfg.depth
+
+    def set_depth(self, depth: int) -> "FARTrack":
+        """Cut to ``depth`` executed blocks (Tiny 15 / Nano 10 / Pico 6): same weights."""
+        self.cfg = ModelConfig(**{**self.cfg.__dict__, "depth": depth})
+        return self
+
+    def reset_parameters(self) -> None:
+        """Fresh initialisation as the official stage-1 model (spec 8.1), without MAE weights."""
+        bb = self.backbone
+        nn.init.trunc_normal_(self.identity, std=0.02)
+        for p in (bb.cls_token, bb.pos_embed, bb.pos_embed_z0, bb.pos_embed_z1, bb.pos_embed_x):
+            nn.init.trunc_normal_(p, std=0.02)
+        if hasattr(bb, "pos_embed_z"):
+            nn.init.trunc_normal_(bb.pos_embed_z, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        nn.init.kaiming_normal_(bb.word_embeddings.weight)
+        with torch.no_grad():
+            bb.word_embeddings.weight[PADDING_ID].zero_()
+        nn.init.normal_(bb.position_embeddings.weight)
+        nn.init.zeros_(bb.output_bias)
+        self.renorm_command_embeddings_()
+
+    @torch.no_grad()
+    def renorm_command_embeddings_(self) -> None:
+        """Apply the sparse layout's ``max_norm=1`` to rows 600-603, in place, as torch does.
+
+        The official forward does this implicitly on its first lookup (``embedding_renorm_``:
+        scale = 1 / (norm + 1e-7) when norm > 1) and it also changes the tied output logits.
+        Idempotent. No-op for the frame / distill layouts (max_norm=None there).
+        """
+        if self.cfg.stage != "sparse":
+            return
+        weight = self.backbone.word_embeddings.weight
+        for idx in COMMAND_IDS:
+            row = weight[idx]
+            norm = row.norm(2).item()
+            if norm > 1.0:
+                row.mul_(1.0 / (norm + 1e-7))
+
+    # ------------------------------------------------------------------ embeddings
+    def embed_templates(self, templates: torch.Tensor) -> torch.Tensor:
+        """Patch embedding + ``pos_embed_z0`` of templates (..., 3, 112, 112) -> (..., 49, D).
+
+        Independent of the slot, so the runtime caches it once per template.
+        """
+        lead = templates.shape[:-3]
+        x = self.backbone.patch_embed(templates.reshape(-1, *templates.shape[-3:]))
+        x = x + self.backbone.pos_embed_z0
+        return x.reshape(*lead, *x.shape[-2:])
+
+    def template_tokens(self, template_embeds: torch.Tensor) -> torch.Tensor:
+        """(B, 5, 49, D) cached template embeddings -> (B, 245, D) with slot identities added."""
+        ids = self.identity[0, :template_embeds.shape[1], None, :]
+        x = template_embeds + ids
+        return x.flatten(1, 2)
+
+    def embed_search(self, search: torch.Tensor) -> torch.Tensor:
+        x = self.backbone.patch_embed(search)
+        x = x + self.identity[:, self.cfg.num_templates]   # official order: identity, then pos
+        return x + self.backbone.pos_embed_x
+
+    def command_tokens(self, batch: int) -> torch.Tensor:
+        bb = self.backbone
+        ids = torch.tensor(COMMAND_IDS, device=bb.word_embeddings.weight.device)
+        x = bb.word_embeddings.weight[ids] + bb.position_embeddings.weight
+        return x.unsqueeze(0).expand(batch, -1, -1)
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        """Final norm + tied head on the last 4 tokens -> (B, 4, 605) logits."""
+        y = self.backbone.norm(x[:, -4:])
+        return y @ self.backbone.word_embeddings.weight.t() + self.backbone.output_bias
+
+    # ------------------------------------------------------------------ forward
+    def forward_tokens(self, tokens: torch.Tensor, *, depth: Optional[int] = None,
+                       key_mask: Optional[torch.Tensor] = None, score_query: Optional[int] = None,
+                       score_cols: Optional[slice] = None, exit_depths: Sequence[int] = (),
+                       exact: bool = True):
+        """Run the blocks over an assembled token sequence.
+
+        Returns ``(logits, score, exits)``: logits (B,4,605) at ``depth``; ``score`` (B, ncols)
+        the query row's attention summed over executed layers and averaged over heads (or None);
+        ``exits`` the logits at each of ``exit_depths`` (distillation), in order.
+        """
+        depth = self.cfg.depth if depth is None else depth
+        x = tokens
+        score_sum = None
+        exits = []
+        wanted = set(exit_depths)
+        for i, block in enumerate(self.backbone.ordered_blocks(depth)):
+            x, s = block(x, key_mask, score_query, score_cols, exact)
+            if s is not None:
+                score_sum = s if score_sum is None else score_sum + s
+            if i + 1 in wanted:
+                exits.append(self.head(x))
+        logits = self.head(x)
+        score = score_sum.mean(dim=1) if score_sum is not None else None
+        return logits, score, exits
+
+    def assemble(self, templates: torch.Tensor, search: torch.Tensor) -> torch.Tensor:
+        """Images -> the full 445-token sequence. templates (B,5,3,112,112), search (B,3,224,224)."""
+        z = self.template_tokens(self.embed_templates(templates))
+        x = self.embed_search(search)
+        return torch.cat([z, x, self.command_tokens(search.shape[0])], dim=1)
+
+    def forward(self, templates: torch.Tensor, search: torch.Tensor,
+                keep: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Training / batch forward: (B,5,3,112,112), (B,3,224,224) -> (B,4,605) logits.
+
+        ``keep`` (B, 445) bool is the sparse stage's key mask (True = visible).
+        """
+        if self.cfg.stage == "sparse":
+            self.renorm_command_embeddings_()
+        logits, _, _ = self.forward_tokens(self.assemble(templates, search), key_mask=keep,
+                                           exact=False)
+        return logits
+
+    def forward_exits(self, templates: torch.Tensor, search: torch.Tensor,
+                      depths: Iterable[int] = range(5, 16),
+                      keep: Optional[torch.Tensor] = None) -> list[torch.Tensor]:
+        """Self-distillation forward: logits at every depth in ``depths`` (one pass)."""
+        depths = sorted(depths)
+        if self.cfg.stage == "sparse":
+            self.renorm_command_embeddings_()
+        _, _, exits = self.forward_tokens(self.assemble(templates, search), depth=depths[-1],
+                                          key_mask=keep, exit_depths=depths, exact=False)
+        return exits
+
+    def forward_with_scores(self, templates: torch.Tensor, search: torch.Tensor,
+                            keep: Optional[torch.Tensor] = None, exact: bool = False):
+        """Forward that also returns the search-centre attention to all templates, (B, 5, 49).
+
+        Used by the sparse training rollout (spec 6.4).
+        """
+        if self.cfg.stage == "sparse":
+            self.renorm_command_embeddings_()
+        tokens = self.assemble(templates, search)
+        nz = self.cfg.num_templates * self.cfg.template_tokens
+        logits, score, _ = self.forward_tokens(tokens, key_mask=keep,
+                                               score_query=nz + SEARCH_CENTRE_TOKEN,
+                                               score_cols=slice(0, nz), exact=exact)
+        return logits, score.reshape(score.shape[0], self.cfg.num_templates, -1)
+
+
+def prune_lowest(scores: torch.Tensor, fraction: float = 0.25) -> torch.Tensor:
+    """Keep mask (…, 49) bool: False for the ``floor(49 * fraction)`` lowest scores (spec 6.1)."""
+    n = scores.shape[-1]
+    k = math.floor(n * fraction)
+    order = scores.argsort(dim=-1)
+    keep = torch.ones_like(scores, dtype=torch.bool)
+    keep.scatter_(-1, order[..., :k], False)
+    return keep
+
+
+def count_parameters_used(cfg: ModelConfig) -> int:
+    """Parameters touched by inference at ``cfg.depth`` (spec 3.7 counts)."""
+    d, h = cfg.embed_dim, int(cfg.embed_dim * cfg.mlp_ratio)
+    per_block = 2 * d + (3 * d * d + 3 * d) + (d * d + d) + 2 * d + (d * h + h) + (h * d + d)
+    emb = (cfg.num_templates + 1) * d + 3 * cfg.patch_size ** 2 * d + d \
+        + (cfg.template_tokens + cfg.search_tokens) * d + cfg.vocab_size * d + 4 * d \
+        + cfg.vocab_size + 2 * d
+    return emb + per_block * cfg.depth

@@ -1,0 +1,33 @@
+"""Crop -> network input, shared by every backend (spec 7.2).
+
+The order is the official one (float, /255, -mean, /std) so fp32 backends see bit-identical inputs.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class Normalizer:
+    """uint8 RGB crops (H, W, 3) -> normalised float tensors (1, 3, H, W) on ``device``."""
+
+    def __init__(self, device: torch.device | str = "cpu"):
+        self.device = torch.device(device)
+        self.mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
+        self.std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
+
+    def __call__(self, crop_rgb: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(crop_rgb).to(self.device, non_blocking=True)
+        x = x.float().permute(2, 0, 1).unsqueeze(0)
+        return ((x / 255.0) - self.mean) / self.std
+
+
+def normalize_numpy(crop_rgb: np.ndarray) -> np.ndarray:
+    """Same as ``Normalizer`` in numpy, (1, 3, H, W) float32, for non-torch backends."""
+    x = crop_rgb.astype(np.float32).transpose(2, 0, 1)[None]
+    mean = np.asarray(IMAGENET_MEAN, dtype=np.float32).reshape(1, 3, 1, 1)
+    std = np.asarray(IMAGENET_STD, dtype=np.float32).reshape(1, 3, 1, 1)
+    return np.ascontiguousarray(((x / np.float32(255.0)) - mean) / std)
