@@ -75,16 +75,19 @@ def box_xywh_in_crop(box_xywh: Sequence[float], centre_box_xywh: Sequence[float]
     return np.concatenate([centre - 0.5 * size, size])
 
 
-def box_cxcywh_from_crop(box_cxcywh_crop_px: Sequence[float], prev_box_xywh: Sequence[float],
+def box_cxcywh_from_crop(box_cxcywh: Sequence[float], prev_box_xywh: Sequence[float],
                          resize_factor: float, out_size: int) -> list[float]:
-    """Back-project a crop-pixel box to the image (official ``map_box_back``).
+    """Back-project a box measured from the crop origin, in image-pixel units, to image xywh.
+
+    ``box_cxcywh`` is the decoded box in crop units times ``S = out_size / resize_factor``
+    (official ``map_box_back``).
 
     Uses the continuous crop origin ``centre_prev - S/2`` with ``S = out_size / resize_factor``,
     not the rounded integer origin of the crop (a known up-to-0.5 px parity item).
     """
     cx_prev = prev_box_xywh[0] + 0.5 * prev_box_xywh[2]
     cy_prev = prev_box_xywh[1] + 0.5 * prev_box_xywh[3]
-    cx, cy, w, h = box_cxcywh_crop_px
+    cx, cy, w, h = box_cxcywh
     half_side = 0.5 * out_size / resize_factor
     cx_real = cx + (cx_prev - half_side)
     cy_real = cy + (cy_prev - half_side)
