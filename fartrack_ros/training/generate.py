@@ -1,0 +1,748 @@
+"""A generated tracking dataset made of real photographs, written in the GOT-10k layout.
+
+Sources are the photographs that ship inside installed packages (scikit-image's bundled
+``skimage/data`` files and matplotlib's ``grace_hopper.jpg``; nothing is downloaded), plus any
+folders of images the caller adds (e.g. Debian's ``/usr/share/doc/opencv-doc/examples/data``).
+
+Each sequence: a real background seen by a slowly panning / zooming camera; the target, a
+rectangular or elliptical patch cut from a real photograph, moves along a smooth random path
+with changes of scale, aspect ratio and rotation, may leave the frame and come back, gets
+motion blur when it moves fast and changes brightness; other patches pass over it (partial and
+full occlusion) and patches of the same look (copies of it, or cut next to it from the same
+photograph) move around it as distractors; the whole frame changes illumination and has
+sensor noise.
+
+Ground truth (exact, computed from the rendered geometry, before blur):
+
+* ``groundtruth.txt``: the **visible part** of the target: the tight axis-aligned box
+  ``x,y,w,h`` of the target pixels that are inside the frame and not covered by a patch drawn
+  in front of it (a pixel is target when its rendered coverage is at least one half). A target
+  partly outside the frame gets the box of its part inside; a partly occluded target the box of
+  what remains visible (for a rotated target, the box of its rotated visible pixels). When no
+  target pixel is visible the line is ``0,0,0,0``.
+* ``absence.label``: 1 when no target pixel is visible (fully occluded or out of the frame).
+* ``cover.label``: the visible fraction of the whole target (as if the frame were unbounded and
+  nothing were in front) in GOT-10k's 9 levels: 0 = none, 1 = (0, 15%], 2 = (15, 30%], ...,
+  6 = (75, 90%], 7 = (90, 100%), 8 = all of it.
+
+Reproducibility: sequence ``i`` of split ``s`` with seed ``k`` is drawn from its own random
+stream ``SeedSequence([k, s, i])``, so the same seed gives byte-identical ground truth (and
+frames), and generating more sequences leaves the first ones unchanged. The source photographs
+are split in two disjoint pools: training sequences use only the training pool (targets,
+backgrounds, occluders, distractors); test sequences take their targets (and the distractors,
+which share the target's look) only from the held-out pool, so no test target is ever seen in
+training. Test backgrounds and occluders may come from either pool.
+"""
+from __future__ import annotations
+
+import configparser
+import importlib.util
+import io
+import json
+import math
+import os
+import zlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Optional, Sequence as Seq
+
+import cv2
+import numpy as np
+
+SPLITS = {"train": 0, "test": 1}
+GENERATOR_VERSION = 1
+
+# Photographs inside scikit-image's wheel (skimage/data). Synthetic pictures (chessboards, colour
+# wheel, logo, phantom, horse silhouette) are left out; so is everything that needs a download.
+SKIMAGE_TRAIN_IMAGES = ("astronaut.png", "camera.png", "chelsea.png", "motorcycle_left.png",
+                        "motorcycle_right.png", "hubble_deep_field.jpg", "retina.jpg", "brick.png",
+                        "grass.png", "text.png", "moon.png", "cell.png", "clock_motion.png",
+                        "page.png")
+SKIMAGE_TEST_IMAGES = ("coffee.png", "rocket.jpg", "coins.png", "ihc.png", "gravel.png")
+MATPLOTLIB_TRAIN_IMAGES = ("grace_hopper.jpg",)
+OPENCV_DOC_IMAGES = "/usr/share/doc/opencv-doc/examples/data"
+# An added image goes to the test pool when crc32(file name) % TEST_POOL_MODULUS == 0.
+TEST_POOL_MODULUS = 4
+
+
+# --------------------------------------------------------------------------- source photographs
+
+@dataclass(frozen=True)
+class SourceImage:
+    name: str          # pool-unique name, recorded in meta_info.ini
+    path: str
+    pool: str          # "train" | "test"
+
+
+def _package_dir(package: str) -> Optional[Path]:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def packaged_images() -> list[SourceImage]:
+    """The photographs shipped inside scikit-image (required) and matplotlib (if installed)."""
+    skimage_dir = _package_dir("skimage")
+    if skimage_dir is None:
+        raise FileNotFoundError("scikit-image is not installed: the generated dataset uses the "
+                                "photographs in its skimage/data folder (pip install scikit-image)")
+    images = []
+    for pool, names in (("train", SKIMAGE_TRAIN_IMAGES), ("test", SKIMAGE_TEST_IMAGES)):
+        for n in names:
+            path = skimage_dir / "data" / n
+            if not path.is_file():
+                raise FileNotFoundError(f"scikit-image data image missing: {path}")
+            images.append(SourceImage(f"skimage/{n}", str(path), pool))
+    mpl_dir = _package_dir("matplotlib")
+    if mpl_dir is not None:
+        for n in MATPLOTLIB_TRAIN_IMAGES:
+            path = mpl_dir / "mpl-data" / "sample_data" / n
+            if path.is_file():
+                images.append(SourceImage(f"matplotlib/{n}", str(path), "train"))
+    return images
+
+
+def folder_images(folder: str | os.PathLike, min_side: int = 96) -> list[SourceImage]:
+    """Images of a user folder (jpg/png), each assigned to a pool by a hash of its file name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder not found: {folder}")
+    images = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+            continue
+        shape = _load_rgb(str(path)).shape
+        if min(shape[:2]) < min_side:
+            continue
+        pool = "test" if zlib.crc32(path.name.encode()) % TEST_POOL_MODULUS == 0 else "train"
+        images.append(SourceImage(f"{folder.name}/{path.name}", str(path), pool))
+    return images
+
+
+@lru_cache(maxsize=64)
+def _load_rgb(path: str) -> np.ndarray:
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise FileNotFoundError(f"cannot read image {path}")
+    image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    image.setflags(write=False)
+    return image
+
+
+# --------------------------------------------------------------------------- configuration
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """What the sequences look like. Sizes are fractions of the frame's shorter side."""
+
+    width: int = 320
+    height: int = 240
+    num_frames: int = 100
+    target_size: tuple[float, float] = (0.09, 0.30)     # side of the target's square-equivalent
+    max_distractors: int = 2
+    max_occluders: int = 3
+    exit_probability: float = 0.12                       # per path knot: goes outside the frame
+    rotation_probability: float = 0.35
+    ellipse_probability: float = 0.4
+    blur_probability: float = 0.5
+    illumination_probability: float = 0.6
+    jpeg_quality: int = 92
+
+    def __post_init__(self):
+        if self.width < 64 or self.height < 64:
+            raise ValueError(f"frame size {self.width}x{self.height} is too small (min 64x64)")
+        if self.num_frames < 2:
+            raise ValueError(f"num_frames must be >= 2, got {self.num_frames}")
+        lo, hi = self.target_size
+        if not 0 < lo <= hi < 1:
+            raise ValueError(f"target_size {self.target_size} must satisfy 0 < low <= high < 1")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ValueError(f"jpeg_quality must be 1..100, got {self.jpeg_quality}")
+
+
+# --------------------------------------------------------------------------- smooth paths
+
+def catmull_rom_path(knot_values: np.ndarray, spacing: float, num_frames: int) -> np.ndarray:
+    """Interpolate knots placed at t = (k - 1) * spacing (k = 0..K-1) at t = 0..num_frames-1.
+
+    ``knot_values`` (K, D). The curve passes through every knot; K must cover the range with
+    one extra knot on each side.
+    """
+    t = np.arange(num_frames, dtype=np.float64) / spacing + 1.0
+    i = np.floor(t).astype(np.int64)
+    u = (t - i)[:, None]
+    p0, p1, p2, p3 = (knot_values[i + o] for o in (-1, 0, 1, 2))
+    return 0.5 * (2 * p1 + (p2 - p0) * u + (2 * p0 - 5 * p1 + 4 * p2 - p3) * u ** 2
+                  + (3 * p1 - p0 - 3 * p2 + p3) * u ** 3)
+
+
+def knot_count(spacing: float, num_frames: int) -> int:
+    return int(math.ceil((num_frames - 1) / spacing)) + 3
+
+
+# --------------------------------------------------------------------------- sprites
+
+@dataclass
+class Sprite:
+    """A patch (RGBA, uint8) and where it is on each frame."""
+
+    rgba: np.ndarray            # (h, w, 4); alpha 0 or 255
+    centre: np.ndarray          # (F, 2) frame pixels
+    size: np.ndarray            # (F, 2) rendered width, height in pixels (before rotation)
+    angle: np.ndarray           # (F,) degrees
+    gain: np.ndarray            # (F,) brightness factor of the patch
+    z: float                    # drawing order; the target has z = 0
+    blur: bool
+    role: str                   # target | distractor | occluder
+    full_area: Optional[np.ndarray] = None   # (F,) target pixels on an unbounded canvas
+
+
+def affine_for(sprite: Sprite, t: int) -> np.ndarray:
+    """2x3 matrix mapping patch pixel coordinates to frame coordinates at frame ``t``."""
+    h, w = sprite.rgba.shape[:2]
+    sx, sy = sprite.size[t, 0] / w, sprite.size[t, 1] / h
+    a = math.radians(sprite.angle[t])
+    c, s = math.cos(a), math.sin(a)
+    lin = np.array([[c * sx, -s * sy], [s * sx, c * sy]])
+    centre_src = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
+    offset = sprite.centre[t] - lin @ centre_src
+    return np.hstack([lin, offset[:, None]])
+
+
+def warp_sprite(rgba: np.ndarray, matrix: np.ndarray, margin: int = 1):
+    """Render the patch on its own canvas: returns (x0, y0, rgba_roi) in frame coordinates.
+
+    The canvas is the patch's bounding box (not clipped to the frame), so coverage counts of
+    targets partly outside the frame are exact.
+    """
+    h, w = rgba.shape[:2]
+    corners = np.array([[-0.5, -0.5, 1], [w - 0.5, -0.5, 1], [-0.5, h - 0.5, 1], [w - 0.5, h - 0.5, 1]])
+    pts = corners @ matrix.T
+    x0 = int(math.floor(pts[:, 0].min())) - margin
+    y0 = int(math.floor(pts[:, 1].min())) - margin
+    x1 = int(math.ceil(pts[:, 0].max())) + margin
+    y1 = int(math.ceil(pts[:, 1].max())) + margin
+    shifted = matrix.copy()
+    shifted[:, 2] -= (x0, y0)
+    roi = cv2.warpAffine(rgba, shifted, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+    return x0, y0, roi
+
+
+def motion_blur_kernel(dx: float, dy: float) -> Optional[np.ndarray]:
+    """A normalised line kernel along the displacement (dx, dy) in pixels; None if too short."""
+    length = math.hypot(dx, dy)
+    if length < 2.0:
+        return None
+    size = int(math.ceil(length)) | 1
+    kernel = np.zeros((size, size), np.float32)
+    c = size // 2
+    ux, uy = dx / length, dy / length
+    for k in np.linspace(-length / 2, length / 2, max(2, int(length * 2))):
+        kernel[int(round(c + k * uy)), int(round(c + k * ux))] = 1.0
+    return kernel / kernel.sum()
+
+
+def clip_to_frame(x0: int, y0: int, roi: np.ndarray, width: int, height: int):
+    """Slices (frame_y, frame_x, roi_y, roi_x) of the part of ``roi`` at (x0, y0) inside the frame."""
+    rh, rw = roi.shape[:2]
+    fx0, fy0 = max(0, x0), max(0, y0)
+    fx1, fy1 = min(width, x0 + rw), min(height, y0 + rh)
+    if fx0 >= fx1 or fy0 >= fy1:
+        return None
+    return (slice(fy0, fy1), slice(fx0, fx1), slice(fy0 - y0, fy1 - y0), slice(fx0 - x0, fx1 - x0))
+
+
+# --------------------------------------------------------------------------- one sequence
+
+@dataclass
+class SequenceAnnotation:
+    boxes_xywh: np.ndarray      # (F, 4) visible-part boxes; zeros when absent
+    absence: np.ndarray         # (F,) int
+    cover: np.ndarray           # (F,) int 0..8
+    visible_fraction: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+
+def cover_level(fraction: float, fully_visible: bool) -> int:
+    """GOT-10k's 9 visibility levels: 0 none, 1..7 in steps of 15 %, 8 when nothing is hidden."""
+    if fraction <= 0:
+        return 0
+    if fully_visible:
+        return 8
+    return int(min(7, max(1, math.ceil(fraction / 0.15 - 1e-9))))
+
+
+class SequenceGenerator:
+    """Draws and renders one sequence from a random stream."""
+
+    def __init__(self, cfg: GeneratorConfig, target_pool: Seq[SourceImage],
+                 scene_pool: Seq[SourceImage]):
+        if not target_pool:
+            raise ValueError("no target images in the pool")
+        if not scene_pool:
+            raise ValueError("no background images in the pool")
+        self.cfg = cfg
+        self.target_pool = list(target_pool)
+        self.scene_pool = list(scene_pool)
+
+    # ---------------------------------------------------------------- drawing the scene
+    def _textured_patch(self, rng: np.random.Generator, image: np.ndarray, width: int, height: int,
+                        near: Optional[tuple[int, int]] = None, tries: int = 12):
+        """Top-left of a ``width`` x ``height`` patch with texture (not a flat area)."""
+        ih, iw = image.shape[:2]
+        best, best_std = (0, 0), -1.0
+        for _ in range(tries):
+            if near is None:
+                x = int(rng.integers(0, iw - width + 1))
+                y = int(rng.integers(0, ih - height + 1))
+            else:
+                x = int(np.clip(near[0] + rng.integers(-width, width + 1), 0, iw - width))
+                y = int(np.clip(near[1] + rng.integers(-height, height + 1), 0, ih - height))
+            std = float(image[y:y + height:2, x:x + width:2].std())
+            if std > best_std:
+                best, best_std = (x, y), std
+            if std > 28:
+                break
+        return best
+
+    def _cut(self, image: np.ndarray, x: int, y: int, w: int, h: int, ellipse: bool) -> np.ndarray:
+        rgba = np.empty((h, w, 4), np.uint8)
+        rgba[..., :3] = image[y:y + h, x:x + w]
+        if ellipse:
+            alpha = np.zeros((h, w), np.uint8)
+            cv2.ellipse(alpha, (((w - 1) / 2.0, (h - 1) / 2.0), (float(w), float(h)), 0.0), 255, -1)
+            rgba[..., 3] = alpha
+        else:
+            rgba[..., 3] = 255
+        return rgba
+
+    def _patch_shape(self, rng: np.random.Generator, image: np.ndarray, aspect: float):
+        ih, iw = image.shape[:2]
+        side = rng.uniform(0.12, 0.4) * min(ih, iw)
+        w = int(np.clip(round(side * math.sqrt(aspect)), 12, iw))
+        h = int(np.clip(round(side / math.sqrt(aspect)), 12, ih))
+        return w, h
+
+    def _path(self, rng, spacing, low, high, n, knots=None):
+        k = knot_count(spacing, n)
+        values = rng.uniform(low, high, size=(k, len(low))) if knots is None else knots
+        return catmull_rom_path(values, spacing, n), values
+
+    def _position_knots(self, rng, spacing, size_px, allow_exit: bool):
+        cfg = self.cfg
+        k = knot_count(spacing, cfg.num_frames)
+        knots = np.column_stack([rng.uniform(0.12, 0.88, k) * cfg.width,
+                                 rng.uniform(0.12, 0.88, k) * cfg.height])
+        if allow_exit:
+            for j in range(2, k):                 # never at the start (knot 1 is frame 0)
+                if rng.random() < cfg.exit_probability:
+                    side = rng.integers(4)
+                    beyond = rng.uniform(0.3, 1.6) * size_px
+                    if side == 0:
+                        knots[j, 0] = -beyond
+                    elif side == 1:
+                        knots[j, 0] = cfg.width + beyond
+                    elif side == 2:
+                        knots[j, 1] = -beyond
+                    else:
+                        knots[j, 1] = cfg.height + beyond
+        return knots
+
+    def _make_sprite(self, rng, rgba, base_size, spacing, role, z, centre=None, blur=False,
+                     rotate=False, allow_exit=True, scale_spread=0.35, aspect_spread=0.2):
+        cfg = self.cfg
+        n = cfg.num_frames
+        if centre is None:
+            centre, _ = self._path(rng, spacing, None, None, n,
+                                   knots=self._position_knots(rng, spacing, base_size, allow_exit))
+        log_scale, _ = self._path(rng, spacing * 1.5, (-scale_spread,), (scale_spread,), n)
+        log_aspect, _ = self._path(rng, spacing * 1.5, (-aspect_spread,), (aspect_spread,), n)
+        h, w = rgba.shape[:2]
+        side = base_size * np.exp(log_scale[:, 0])
+        patch_aspect = w / h
+        aspect = patch_aspect * np.exp(log_aspect[:, 0])
+        size = np.column_stack([side * np.sqrt(aspect), side / np.sqrt(aspect)])
+        if rotate:
+            spin = rng.uniform(-60, 60)
+            angle_knots = np.cumsum(rng.normal(0, 20, knot_count(spacing, n))) * rng.choice((0.5, 1.0))
+            angle = catmull_rom_path(angle_knots[:, None], spacing, n)[:, 0]
+            angle = angle - angle[0] + np.linspace(0, spin, n) * rng.choice((0.0, 1.0))
+        else:
+            angle = np.zeros(n)
+        gain_knots = np.exp(rng.normal(0, 0.12, (knot_count(spacing, n), 1)))
+        gain = catmull_rom_path(gain_knots, spacing, n)[:, 0]
+        return Sprite(rgba, centre, size, angle, np.clip(gain, 0.6, 1.5), z, blur, role)
+
+    def _crossing_centre(self, rng, target: Sprite, spacing: float, offset_scale: float,
+                         first_frame: int):
+        """A path that passes (near) the target's position at a random frame."""
+        n = self.cfg.num_frames
+        k = knot_count(spacing, n)
+        knots = self._position_knots(rng, spacing, float(target.size[0].mean()), True)
+        # knot j sits at frame (j - 1) * spacing; pick one at or after first_frame
+        candidates = [j for j in range(1, k - 1) if first_frame <= (j - 1) * spacing < n]
+        if candidates:
+            j = int(rng.choice(candidates))
+            t = min(n - 1, int(round((j - 1) * spacing)))
+            offset = rng.normal(0, offset_scale, 2) * target.size[t]
+            knots[j] = target.centre[t] + offset
+        return catmull_rom_path(knots, spacing, n)
+
+    def draw(self, rng: np.random.Generator) -> tuple[list[Sprite], dict]:
+        cfg = self.cfg
+        n = cfg.num_frames
+        short = min(cfg.width, cfg.height)
+        target_src = self.target_pool[int(rng.integers(len(self.target_pool)))]
+        target_img = _load_rgb(target_src.path)
+        ellipse = bool(rng.random() < cfg.ellipse_probability)
+        aspect = math.exp(rng.uniform(-0.7, 0.7))
+        pw, ph = self._patch_shape(rng, target_img, aspect)
+        px, py = self._textured_patch(rng, target_img, pw, ph)
+        target_rgba = self._cut(target_img, px, py, pw, ph, ellipse)
+        base = rng.uniform(*cfg.target_size) * short
+        spacing = float(rng.uniform(10, 40))
+        fast_blur = bool(rng.random() < cfg.blur_probability)
+        target = self._make_sprite(rng, target_rgba, base, spacing, "target", 0.0, blur=fast_blur,
+                                   rotate=bool(rng.random() < cfg.rotation_probability))
+        sprites = [target]
+
+        n_distractors = int(rng.integers(0, cfg.max_distractors + 1))
+        for d in range(n_distractors):
+            if rng.random() < 0.5:                       # a copy, slightly recoloured
+                rgba = target_rgba.copy()
+                shift = rng.normal(0, 10, 3)
+                rgba[..., :3] = np.clip(rgba[..., :3] + shift, 0, 255).astype(np.uint8)
+            else:                                        # cut next to it in the same photograph
+                qx, qy = self._textured_patch(rng, target_img, pw, ph, near=(px, py))
+                rgba = self._cut(target_img, qx, qy, pw, ph, ellipse)
+            sp = float(rng.uniform(10, 40))
+            centre = self._crossing_centre(rng, target, sp, 0.8, 10) if rng.random() < 0.6 else None
+            sprites.append(self._make_sprite(rng, rgba, base * rng.uniform(0.8, 1.2), sp, "distractor",
+                                             float(rng.choice((-1.0, 1.0)) * (d + 1)), centre=centre,
+                                             blur=fast_blur))
+
+        n_occluders = int(rng.integers(0, cfg.max_occluders + 1))
+        occluder_sources = []
+        for o in range(n_occluders):
+            src = self.scene_pool[int(rng.integers(len(self.scene_pool)))]
+            img = _load_rgb(src.path)
+            ow, oh = self._patch_shape(rng, img, math.exp(rng.uniform(-0.8, 0.8)))
+            ox, oy = self._textured_patch(rng, img, ow, oh)
+            occluder_sources.append(src.name)
+            rgba = self._cut(img, ox, oy, ow, oh, bool(rng.random() < 0.5))
+            sp = float(rng.uniform(15, 50))
+            centre = self._crossing_centre(rng, target, sp, 0.25, 12)
+            sprites.append(self._make_sprite(rng, rgba, base * rng.uniform(0.6, 2.4), sp, "occluder",
+                                             10.0 + o, centre=centre, blur=fast_blur,
+                                             rotate=bool(rng.random() < 0.3)))
+        meta = {"target_image": target_src.name, "target_patch_xywh": f"{px},{py},{pw},{ph}",
+                "target_shape": "ellipse" if ellipse else "rectangle",
+                "distractors": n_distractors, "occluders": n_occluders,
+                "occluder_images": " ".join(occluder_sources),
+                "motion_blur": int(fast_blur)}
+        return sprites, meta
+
+    def _camera(self, rng: np.random.Generator, avoid: str = ""):
+        """Background photograph (not ``avoid``, the target's) and its per-frame view."""
+        cfg = self.cfg
+        n = cfg.num_frames
+        choices = [im for im in self.scene_pool if im.name != avoid] or self.scene_pool
+        src = choices[int(rng.integers(len(choices)))]
+        image = _load_rgb(src.path)
+        ih, iw = image.shape[:2]
+        cover = max(cfg.width / iw, cfg.height / ih)             # image pixels -> frame pixels
+        zoom0 = cover * rng.uniform(1.25, 2.0)
+        spacing = float(rng.uniform(20, 60))
+        zoom = zoom0 * np.exp(self._path(rng, spacing, (-0.12,), (0.12,), n)[0][:, 0])
+        zoom = np.maximum(zoom, cover * 1.02)
+        # view centre in image pixels, kept where the view stays inside the image
+        pan = self._path(rng, spacing, (0.0, 0.0), (1.0, 1.0), n)[0]
+        half_w = cfg.width / (2 * zoom)
+        half_h = cfg.height / (2 * zoom)
+        cx = half_w + pan[:, 0] * np.maximum(iw - 2 * half_w, 0)
+        cy = half_h + pan[:, 1] * np.maximum(ih - 2 * half_h, 0)
+        shake = rng.normal(0, rng.uniform(0, 0.8), (n, 2))
+        mats = np.zeros((n, 2, 3))
+        mats[:, 0, 0] = zoom
+        mats[:, 1, 1] = zoom
+        mats[:, 0, 2] = cfg.width / 2 - zoom * cx + shake[:, 0]
+        mats[:, 1, 2] = cfg.height / 2 - zoom * cy + shake[:, 1]
+        return src, image, mats
+
+    def _illumination(self, rng: np.random.Generator):
+        """Per-frame gain and horizontal / vertical gradient of the light, shape (F, 3)."""
+        cfg = self.cfg
+        n = cfg.num_frames
+        if rng.random() >= cfg.illumination_probability:
+            return np.tile([1.0, 0.0, 0.0], (n, 1))
+        spacing = float(rng.uniform(15, 50))
+        gain = np.exp(self._path(rng, spacing, (-0.45,), (0.35,), n)[0][:, 0])
+        if rng.random() < 0.3:                               # a light switched on or off
+            t = int(rng.integers(n // 4, n))
+            gain[t:] *= math.exp(rng.uniform(-0.5, 0.4))
+        grad = self._path(rng, spacing, (-0.35, -0.35), (0.35, 0.35), n)[0]
+        return np.column_stack([np.clip(gain, 0.35, 1.8), grad])
+
+    def draw_scene(self, rng: np.random.Generator) -> "Scene":
+        sprites, meta = self.draw(rng)
+        bg_src, bg_image, bg_mats = self._camera(rng, avoid=meta["target_image"])
+        light = self._illumination(rng)
+        noise_sigma = float(rng.uniform(0, 3.5))
+        meta.update(background_image=bg_src.name, noise_sigma=round(noise_sigma, 3))
+        return Scene(sprites, bg_image, bg_mats, light, noise_sigma, int(rng.integers(2 ** 63)), meta)
+
+
+# --------------------------------------------------------------------------- rendering
+
+@dataclass
+class Scene:
+    """Everything needed to render a sequence; ``render_scene`` turns it into frames + truth."""
+
+    sprites: list[Sprite]
+    background: np.ndarray      # RGB photograph
+    camera: np.ndarray          # (F, 2, 3) affine background image -> frame
+    light: np.ndarray           # (F, 3) gain, horizontal and vertical gradient
+    noise_sigma: float
+    noise_seed: int
+    meta: dict = field(default_factory=dict)
+
+
+def render_scene(scene: Scene, width: int, height: int):
+    """Yield ``(frame_rgb, visible_box_xywh, visible_fraction, fully_visible)`` per frame.
+
+    Exactly one sprite must have the role ``target``. Sprites are drawn in increasing ``z``;
+    those drawn after the target hide the target pixels they cover.
+    """
+    if sum(s.role == "target" for s in scene.sprites) != 1:
+        raise ValueError("a scene needs exactly one sprite with role 'target'")
+    order = sorted(scene.sprites, key=lambda s: s.z)
+    xs = (np.arange(width, dtype=np.float32) / width - 0.5)[None, :]
+    ys = (np.arange(height, dtype=np.float32) / height - 0.5)[:, None]
+    # a few noise fields reused in turn: sensor noise looks the same, at a fraction of the cost
+    noise_rng = np.random.default_rng(scene.noise_seed)
+    noise_bank = [noise_rng.standard_normal((height, width, 3), dtype=np.float32) * scene.noise_sigma
+                  for _ in range(5)] if scene.noise_sigma > 0 else []
+    for t in range(len(scene.camera)):
+        frame = cv2.warpAffine(scene.background, scene.camera[t], (width, height),
+                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        frame = frame.astype(np.float32)
+        visible = None              # target coverage on the target's own (unclipped) canvas
+        target_origin = (0, 0)
+        full_count = 0
+        for sprite in order:
+            x0, y0, roi = warp_sprite(sprite.rgba, affine_for(sprite, t), margin=2)
+            solid = roi[..., 3] >= 128
+            if sprite.role == "target":
+                full_count = int(solid.sum())
+                visible = solid.copy()
+                target_origin = (x0, y0)
+            elif visible is not None:
+                # a patch in front of the target hides the target pixels it covers
+                tx, ty = target_origin
+                ox0, oy0 = max(x0, tx), max(y0, ty)
+                ox1 = min(x0 + roi.shape[1], tx + visible.shape[1])
+                oy1 = min(y0 + roi.shape[0], ty + visible.shape[0])
+                if ox0 < ox1 and oy0 < oy1:
+                    visible[oy0 - ty:oy1 - ty, ox0 - tx:ox1 - tx] &= \
+                        ~solid[oy0 - y0:oy1 - y0, ox0 - x0:ox1 - x0]
+            composite_sprite(frame, sprite, t, x0, y0, roi)
+        gain, gx, gy = scene.light[t]
+        frame *= (gain + (gain * gx) * xs + (gain * gy) * ys)[..., None]
+        if noise_bank:
+            frame += noise_bank[t % len(noise_bank)]
+        image = np.clip(frame + 0.5, 0, 255).astype(np.uint8)
+        box, count = visible_box_xywh(visible, target_origin, width, height)
+        fraction = count / full_count if full_count else 0.0
+        yield image, box, fraction, count == full_count and count > 0
+
+
+def composite_sprite(frame: np.ndarray, sprite: Sprite, t: int, x0: int, y0: int,
+                     roi: np.ndarray) -> None:
+    """Blend the warped patch into ``frame`` (float32), with motion blur when it moves fast."""
+    height, width = frame.shape[:2]
+    kernel = None
+    if sprite.blur and 0 < t:
+        d = sprite.centre[t] - sprite.centre[t - 1]
+        kernel = motion_blur_kernel(float(d[0]), float(d[1]))
+    if kernel is not None:
+        pad = kernel.shape[0] // 2 + 1
+        roi = cv2.copyMakeBorder(roi, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0, 0))
+        x0, y0 = x0 - pad, y0 - pad
+    rgba = roi.astype(np.float32)
+    rgba[..., :3] *= rgba[..., 3:4] / 255.0            # premultiplied, so blurred edges stay clean
+    if kernel is not None:
+        rgba = cv2.filter2D(rgba, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+    where = clip_to_frame(x0, y0, rgba, width, height)
+    if where is None:
+        return
+    fy, fx, ry, rx = where
+    part = rgba[ry, rx]
+    alpha = part[..., 3:4] / 255.0
+    frame[fy, fx] = frame[fy, fx] * (1.0 - alpha) + part[..., :3] * sprite.gain[t]
+
+
+def visible_box_xywh(visible: np.ndarray, origin: tuple[int, int], width: int, height: int):
+    """Tight box of the visible target pixels inside the frame, and their count."""
+    x0, y0 = origin
+    where = clip_to_frame(x0, y0, visible, width, height)
+    if where is None:
+        return (0.0, 0.0, 0.0, 0.0), 0
+    _, _, ry, rx = where
+    inside = visible[ry, rx]
+    count = int(inside.sum())
+    if count == 0:
+        return (0.0, 0.0, 0.0, 0.0), 0
+    rows = np.flatnonzero(inside.any(axis=1))
+    cols = np.flatnonzero(inside.any(axis=0))
+    bx = x0 + rx.start + cols[0]
+    by = y0 + ry.start + rows[0]
+    return (float(bx), float(by), float(cols[-1] - cols[0] + 1), float(rows[-1] - rows[0] + 1)), count
+
+
+# --------------------------------------------------------------------------- dataset writer
+
+def sequence_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    if split not in SPLITS:
+        raise ValueError(f"split {split!r} is not one of {sorted(SPLITS)}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    return np.random.default_rng(np.random.SeedSequence([seed, SPLITS[split], index]))
+
+
+def pools_for_split(images: Seq[SourceImage], split: str) -> tuple[list[SourceImage], list[SourceImage]]:
+    """(target pool, scene pool) for a split; see the module docstring for the rule."""
+    train = [im for im in images if im.pool == "train"]
+    test = [im for im in images if im.pool == "test"]
+    if split == "train":
+        return train, train
+    if split == "test":
+        return test, train + test
+    raise ValueError(f"split {split!r} is not one of {sorted(SPLITS)}")
+
+
+def generate_sequence(cfg: GeneratorConfig, images: Seq[SourceImage], seed: int, split: str,
+                      index: int, max_attempts: int = 20):
+    """Render sequence ``index`` of ``split``: (frames list, SequenceAnnotation).
+
+    The first frame always shows the whole target (it initialises trackers); a draw that does
+    not is redrawn from the same stream.
+    """
+    target_pool, scene_pool = pools_for_split(images, split)
+    gen = SequenceGenerator(cfg, target_pool, scene_pool)
+    rng = sequence_rng(seed, split, index)
+    for attempt in range(max_attempts):
+        frames, boxes, fractions, full = [], [], [], []
+        ok = True
+        scene = gen.draw_scene(rng)
+        for t, (image, box, fraction, fully) in enumerate(render_scene(scene, cfg.width, cfg.height)):
+            if t == 0 and not (fully and box[2] >= 4 and box[3] >= 4):
+                ok = False
+                break
+            frames.append(image)
+            boxes.append(box)
+            fractions.append(fraction)
+            full.append(fully)
+        if ok:
+            break
+    else:
+        raise ValueError(f"could not draw a sequence with a visible first frame "
+                         f"(seed {seed}, split {split}, index {index})")
+    fractions_arr = np.asarray(fractions)
+    ann = SequenceAnnotation(
+        boxes_xywh=np.asarray(boxes, dtype=np.float64),
+        absence=(fractions_arr <= 0).astype(np.int64),
+        cover=np.array([cover_level(f, v) for f, v in zip(fractions, full)], dtype=np.int64),
+        visible_fraction=fractions_arr,
+        meta={**scene.meta, "attempts": attempt + 1})
+    return frames, ann
+
+
+def format_box_line(box: Iterable[float]) -> str:
+    return ",".join(f"{v:.4f}" for v in box)
+
+
+def write_sequence(folder: Path, frames: Seq[np.ndarray], ann: SequenceAnnotation,
+                   meta: dict, jpeg_quality: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    params = [int(cv2.IMWRITE_JPEG_QUALITY), jpeg_quality]
+    for i, frame in enumerate(frames, 1):
+        ok, data = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), params)
+        if not ok:
+            raise ValueError(f"JPEG encoding failed for frame {i} of {folder}")
+        (folder / f"{i:08d}.jpg").write_bytes(data.tobytes())
+    (folder / "groundtruth.txt").write_text("".join(format_box_line(b) + "\n" for b in ann.boxes_xywh))
+    (folder / "absence.label").write_text("".join(f"{a}\n" for a in ann.absence))
+    (folder / "cover.label").write_text("".join(f"{c}\n" for c in ann.cover))
+    ini = configparser.ConfigParser()
+    ini["METAINFO"] = {k: str(v) for k, v in meta.items()}
+    buf = io.StringIO()
+    ini.write(buf)
+    (folder / "meta_info.ini").write_text(buf.getvalue())
+
+
+def sequence_name(split: str, index: int) -> str:
+    return f"GEN_{split}_{index + 1:06d}"
+
+
+def generate_dataset(out_dir: str | os.PathLike, num_sequences: int, seed: int = 0,
+                     split: str = "train", cfg: GeneratorConfig = GeneratorConfig(),
+                     extra_image_dirs: Seq[str] = (), progress: bool = False) -> Path:
+    """Write ``num_sequences`` sequences of ``split`` to ``out_dir`` in the GOT-10k layout.
+
+    Also writes ``generator.json`` with everything needed to regenerate the set.
+    """
+    if num_sequences < 1:
+        raise ValueError(f"num_sequences must be >= 1, got {num_sequences}")
+    if split not in SPLITS:
+        raise ValueError(f"split {split!r} is not one of {sorted(SPLITS)}")
+    images = packaged_images()
+    for folder in extra_image_dirs:
+        images += folder_images(folder)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    names = [sequence_name(split, i) for i in range(num_sequences)]
+    indices: Iterable[int] = range(num_sequences)
+    if progress:
+        from tqdm import tqdm
+        indices = tqdm(indices, desc=f"generating {split}", unit="seq")
+    for i in indices:
+        frames, ann = generate_sequence(cfg, images, seed, split, i)
+        meta = {"generator": f"fartrack_ros.training.generate v{GENERATOR_VERSION}", "seed": seed,
+                "split": split, "index": i, "resolution": f"({cfg.width}, {cfg.height})",
+                "anno_fps": "30Hz", **ann.meta}
+        write_sequence(out / names[i], frames, ann, meta, cfg.jpeg_quality)
+    (out / "list.txt").write_text("".join(n + "\n" for n in names))
+    info = {"generator_version": GENERATOR_VERSION, "seed": seed, "split": split,
+            "num_sequences": num_sequences, "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
+            "images": [{"name": im.name, "pool": im.pool} for im in images]}
+    (out / "generator.json").write_text(json.dumps(info, indent=1) + "\n")
+    return out
+
+
+def contact_sheet(folder: str | os.PathLike, out_png: str | os.PathLike, sequences: int = 6,
+                  frames_per_sequence: int = 6, tile_width: int = 200) -> Path:
+    """A PNG grid of frames with their ground-truth boxes drawn (green; red = absent)."""
+    from .datasets import read_got10k
+
+    ds = read_got10k(folder)
+    rows = []
+    for seq in list(ds)[:sequences]:
+        idx = np.linspace(0, len(seq) - 1, frames_per_sequence).round().astype(int)
+        tiles = []
+        for i in idx:
+            img = cv2.cvtColor(seq.read_frame_rgb(int(i)), cv2.COLOR_RGB2BGR)
+            x, y, w, h = seq.boxes_xywh[i]
+            if seq.visible[i]:
+                cv2.rectangle(img, (int(x), int(y)), (int(x + w - 1), int(y + h - 1)), (0, 255, 0), 1)
+            else:
+                cv2.putText(img, "absent", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 255), 1)
+            scale = tile_width / img.shape[1]
+            tiles.append(cv2.resize(img, (tile_width, int(round(img.shape[0] * scale)))))
+        rows.append(np.hstack(tiles))
+    out_png = Path(out_png)
+    if not cv2.imwrite(str(out_png), np.vstack(rows)):
+        raise ValueError(f"cannot write {out_png}")
+    return out_png
