@@ -92,16 +92,23 @@ class Mlp(nn.Module):
 class MaskedLayerNorm(nn.Module):
     """Holds ``norm`` (eps 1e-5) under the official name ``masknormX.norm``.
 
-    For visible tokens the official masked LayerNorm equals a plain LayerNorm; invisible tokens
-    are never attended to, so a plain LayerNorm over all tokens gives the same output.
+    For visible tokens the official masked LayerNorm is a plain LayerNorm; invisible tokens are
+    never attended to, so normalising them too changes nothing. ``exact=True`` evaluates the
+    official formula term by term (sum / C, biased variance, ``/ sqrt(var + eps)``) so the
+    reference backend reproduces its rounding; otherwise the fused kernel runs.
     """
 
     def __init__(self, dim: int):
         super().__init__()
         self.norm = nn.LayerNorm(dim, eps=1e-5)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm(x)
+    def forward(self, x: torch.Tensor, exact: bool = False) -> torch.Tensor:
+        if not exact:
+            return self.norm(x)
+        count = x.shape[-1]
+        mean = x.sum(dim=-1, keepdim=True) / count
+        variance = ((x - mean) ** 2).sum(dim=-1, keepdim=True) / count
+        return self.norm.weight * ((x - mean) / torch.sqrt(variance + self.norm.eps)) + self.norm.bias
 
 
 def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
@@ -132,11 +139,13 @@ class Block(nn.Module):
                 exact: bool = True) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         # The sparse model always runs its masknorms (eps 1e-5); norm1/norm2 hold stale distill
         # weights there (spec trap 1).
-        n1 = self.masknorm1 if self.masked_norms else self.norm1
-        n2 = self.masknorm2 if self.masked_norms else self.norm2
-        a, score = self.attn(n1(x), key_mask, score_query, score_cols, exact)
+        if self.masked_norms:
+            h1, h2 = (lambda t: self.masknorm1(t, exact)), (lambda t: self.masknorm2(t, exact))
+        else:
+            h1, h2 = self.norm1, self.norm2
+        a, score = self.attn(h1(x), key_mask, score_query, score_cols, exact)
         x = x + drop_path(a, self.drop_path_rate, self.training)
-        x = x + drop_path(self.mlp(n2(x)), self.drop_path_rate, self.training)
+        x = x + drop_path(self.mlp(h2(x)), self.drop_path_rate, self.training)
         return x, score
 
 
@@ -163,12 +172,13 @@ class VisionTransformerBackbone(nn.Module):
         if sparse:
             self.prev_position_embeddings = nn.Embedding(cfg.prenum * 4, d)    # dead
         self.patch_embed = PatchEmbed(cfg.patch_size, d)
-        rates = torch.linspace(0, cfg.drop_path_rate, cfg.total_blocks).tolist()
+        # stochastic depth as the official code: linear over the 12 blocks; the extension blocks
+        # reuse the first rates (the official loop indexes the same list with i = 0..2)
+        rates = torch.linspace(0, cfg.drop_path_rate, cfg.num_blocks).tolist()
         self.blocks = nn.ModuleList(
             Block(d, cfg.num_heads, cfg.mlp_ratio, sparse, rates[i]) for i in range(cfg.num_blocks))
         self.extension = nn.ModuleList(
-            Block(d, cfg.num_heads, cfg.mlp_ratio, sparse, rates[cfg.num_blocks + i])
-            for i in range(cfg.num_extension))
+            Block(d, cfg.num_heads, cfg.mlp_ratio, sparse, rates[i]) for i in range(cfg.num_extension))
         self.norm = nn.LayerNorm(d, eps=1e-6)
 
     def ordered_blocks(self, depth: int) -> list[Block]:

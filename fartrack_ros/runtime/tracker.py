@@ -98,10 +98,12 @@ class FARTrackTracker:
         out = self.backend.infer(templates, keeps, search)
 
         coords = decode_sparse(out.logits) if self.sparse else decode_argmax(out.logits)
-        # crop units -> crop pixels in float32, as the official tensor maths does, then float64
+        # xyxy -> cxcywh exactly as the official code (an aliased tensor: w and h are written
+        # first, then cx = x0 + w / 2), in float32, then scaled to image pixels
         x0, y0, x1, y1 = coords.astype(np.float32)
+        w, h = x1 - x0, y1 - y0
         two = np.float32(2)
-        cxcywh = np.array([(x0 + x1) / two, (y0 + y1) / two, x1 - x0, y1 - y0], dtype=np.float32)
+        cxcywh = np.array([x0 + w / two, y0 + h / two, w, h], dtype=np.float32)
         pred = cxcywh * np.float32(cfg.search_size) / np.float32(window.resize_factor)
         pred = [float(v) for v in pred]
         box = box_cxcywh_from_crop(pred, self.state, window.resize_factor, cfg.search_size)
