@@ -1,0 +1,160 @@
+"""Run trackers over the sequences of a data set: in parallel processes, resumable, with progress.
+
+A (tracker, sequence) pair is one task. A task whose box file exists is skipped (files are
+written atomically, so an interrupted run leaves none half-written). Frames are read with
+OpenCV (BGR) and handed to every tracker as RGB; only ``initialize`` / ``track`` are timed.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fartrack_ros.evaluation.datasets import EvalSequence
+from fartrack_ros.evaluation.results import has_result, result_paths, write_result
+from fartrack_ros.evaluation.trackers import TrackerSpec, build_eval_tracker
+
+
+def read_frame_rgb(path: Path) -> np.ndarray:
+    image_bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image_bgr is None:
+        raise FileNotFoundError(f"cannot read image: {path}")
+    return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+
+
+def run_sequence(tracker, sequence: EvalSequence) -> tuple[np.ndarray, np.ndarray]:
+    """Track one sequence from its first ground-truth box: boxes (N, 4) xywh and seconds (N,).
+
+    Row 0 is the initial box and the time of ``initialize`` (the GOT-10k convention).
+    """
+    num_frames = len(sequence)
+    boxes = np.zeros((num_frames, 4), dtype=np.float64)
+    times = np.zeros(num_frames, dtype=np.float64)
+    init_box = sequence.init_box_xywh
+    for i, path in enumerate(sequence.frame_paths):
+        image = read_frame_rgb(path)
+        start = time.perf_counter()
+        if i == 0:
+            tracker.initialize(image, init_box)
+            box = init_box
+        else:
+            box = tracker.track(image).box_xywh
+        times[i] = time.perf_counter() - start
+        boxes[i] = box
+    return boxes, times
+
+
+@dataclass(frozen=True)
+class Task:
+    spec: TrackerSpec
+    sequence: EvalSequence
+    tracker_dir: Path
+    dataset_format: str
+
+
+# One tracker object per spec and worker process: FARTrack loads its weights once.
+_TRACKER_CACHE: dict[TrackerSpec, object] = {}
+
+
+def _tracker_for(spec: TrackerSpec):
+    if spec not in _TRACKER_CACHE:
+        _TRACKER_CACHE[spec] = build_eval_tracker(spec)
+    return _TRACKER_CACHE[spec]
+
+
+def run_task(task: Task) -> tuple[str, str, int, float]:
+    """Run and save one task; returns (tracker, sequence, frames, tracking seconds)."""
+    tracker = _tracker_for(task.spec)
+    try:
+        boxes, times = run_sequence(tracker, task.sequence)
+    except Exception as exc:
+        raise RuntimeError(f"{task.spec.name} failed on sequence {task.sequence.name}: {exc}") from exc
+    write_result(result_paths(task.tracker_dir, task.dataset_format, task.sequence.name), boxes, times)
+    return task.spec.name, task.sequence.name, len(boxes), float(times.sum())
+
+
+def _init_worker(threads: int) -> None:
+    cv2.setNumThreads(threads)
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    ran: int
+    skipped: int
+    frames: int
+    seconds: float
+
+
+def plan_tasks(specs: list[TrackerSpec], sequences: list[EvalSequence], out_dir: Path,
+               dataset_format: str) -> tuple[list[Task], int]:
+    """Tasks still to run (longest sequences first, for balance) and the number skipped."""
+    tasks, skipped = [], 0
+    for spec in specs:
+        tracker_dir = Path(out_dir) / spec.name
+        for seq in sequences:
+            if has_result(tracker_dir, dataset_format, seq.name):
+                skipped += 1
+            else:
+                tasks.append(Task(spec, seq, tracker_dir, dataset_format))
+    tasks.sort(key=lambda t: -len(t.sequence))
+    return tasks, skipped
+
+
+def run_evaluation(specs: list[TrackerSpec], sequences: list[EvalSequence], out_dir: Path,
+                   dataset_format: str, workers: int = 1, progress: bool = True) -> RunSummary:
+    """Run every tracker on every sequence that has no result yet; results go to ``out_dir``."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    tasks, skipped = plan_tasks(specs, sequences, out_dir, dataset_format)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    if workers > 1:
+        # Share the cores: N processes, each computing with cores / N threads.
+        tasks = [replace(t, spec=replace(t.spec, threads=t.spec.threads or threads)) for t in tasks]
+    from tqdm import tqdm
+
+    bar = tqdm(total=sum(len(t.sequence) for t in tasks), unit="frame", disable=not progress,
+               file=sys.stderr, dynamic_ncols=True)
+    frames, seconds = 0, 0.0
+
+    def done(result: tuple[str, str, int, float]) -> None:
+        nonlocal frames, seconds
+        name, seq_name, n, s = result
+        frames += n
+        seconds += s
+        bar.set_postfix_str(f"{name} {seq_name}", refresh=False)
+        bar.update(n)
+
+    try:
+        if workers == 1 or len(tasks) <= 1:
+            for task in tasks:
+                done(run_task(task))
+        else:
+            context = multiprocessing.get_context("spawn")   # fork after torch init can deadlock
+            with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context,
+                                     initializer=_init_worker, initargs=(threads,)) as pool:
+                pending = {pool.submit(run_task, t) for t in tasks}
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        try:
+                            done(future.result())
+                        except BaseException:
+                            for other in pending:
+                                other.cancel()
+                            raise
+    finally:
+        bar.close()
+    return RunSummary(ran=len(tasks), skipped=skipped, frames=frames, seconds=seconds)
