@@ -46,7 +46,7 @@ $(STAMP): $(ENV_INPUTS)
 test: $(STAMP)
 	@mkdir -p $(ROS_LOG_DIR)
 	@echo "ROS_DOMAIN_ID=$(ROS_DOMAIN_ID)"
-	@rc=0; $(PY) -m pytest $(PYTEST_ARGS) test || rc=$$?; \
+	@rc=0; FARTRACK_REQUIRE_ROS=1 $(PY) -m pytest $(PYTEST_ARGS) test || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests under test/"; rc=0; fi; \
 	exit $$rc
 

@@ -1,0 +1,158 @@
+"""A camera stand-in: publishes a video file, or a generated scene, as sensor_msgs/Image at a
+fixed rate with fresh stamps. Runs as its own process for the demo and the node benchmark:
+
+    python -m fartrack_ros.ros.camera --video vtest.avi --topic /demo/camera/image_raw
+    python -m fartrack_ros.ros.camera --synthetic 640x480 --rate 30 --duration 20 --topic ...
+
+It prints one JSON line at the end: {"published": N, "stamps_ns": [first, last], "rate": Hz}.
+The generated scene (``synthetic_frame_bgr``) is a textured square moving over a textured
+background; its true box is ``synthetic_box_xywh``, so tests and benchmarks know the answer.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from typing import Iterator, Optional
+
+import cv2
+import numpy as np
+
+from ..runtime.video import open_frames
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'640x480' -> (640, 480)."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"size must be WIDTHxHEIGHT, e.g. 640x480; got {text!r}") from None
+    if width < 32 or height < 32:
+        raise ValueError(f"size {text!r} is too small (at least 32x32)")
+    return width, height
+
+
+def _texture(rng: np.random.Generator, height: int, width: int, low: int, high: int,
+             blur: int) -> np.ndarray:
+    noise = rng.integers(low, high, size=(height, width, 3), dtype=np.uint8)
+    return cv2.GaussianBlur(noise, (blur, blur), 0) if blur > 1 else noise
+
+
+class SyntheticScene:
+    """A textured square on a smooth Lissajous path over a textured background."""
+
+    def __init__(self, size_wh: tuple[int, int] = (640, 480), seed: int = 0,
+                 period_frames: int = 150) -> None:
+        self.width, self.height = size_wh
+        rng = np.random.default_rng(seed)
+        self.background = _texture(rng, self.height, self.width, 0, 140, 5)
+        side = max(12, int(0.18 * min(self.width, self.height)))
+        self.target_wh = (side, int(round(side * 0.8)))
+        patch = _texture(rng, self.target_wh[1], self.target_wh[0], 120, 256, 3)
+        cv2.rectangle(patch, (0, 0), (self.target_wh[0] - 1, self.target_wh[1] - 1),
+                      (255, 255, 255), 2)
+        self.patch = patch
+        self.period = period_frames
+
+    def box_xywh(self, index: int) -> tuple[float, float, float, float]:
+        w, h = self.target_wh
+        phase = 2 * math.pi * index / self.period
+        cx = self.width / 2 + 0.3 * self.width * math.sin(phase)
+        cy = self.height / 2 + 0.25 * self.height * math.sin(2 * phase)
+        return float(round(cx - w / 2)), float(round(cy - h / 2)), float(w), float(h)
+
+    def frame_bgr(self, index: int) -> np.ndarray:
+        x, y, w, h = (int(v) for v in self.box_xywh(index))
+        frame = self.background.copy()
+        frame[y:y + h, x:x + w] = self.patch
+        return frame
+
+
+def frames_from(args) -> tuple[Iterator[np.ndarray], float]:
+    if args.video:
+        source = open_frames(args.video)
+        return iter(source), (args.rate or source.fps)
+    scene = SyntheticScene(parse_size(args.synthetic), seed=args.seed)
+    rate = args.rate or 30.0
+
+    def generate():
+        index = 0
+        while True:
+            yield scene.frame_bgr(index)
+            index += 1
+    return generate(), rate
+
+
+def main(argv: Optional[list] = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--video", help="video file or folder of frames")
+    src.add_argument("--synthetic", metavar="WxH", help="generated moving-square scene")
+    p.add_argument("--topic", required=True)
+    p.add_argument("--rate", type=float, default=None, help="Hz (default: the video's rate, 30)")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--max-frames", type=int, default=None)
+    p.add_argument("--encoding", default="bgr8", choices=["bgr8", "rgb8"])
+    p.add_argument("--frame-id", default="camera")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--wait-subscribers", type=int, default=1,
+                   help="wait until this many subscribers matched before the first frame")
+    p.add_argument("--wait-timeout", type=float, default=60.0)
+    args, ros_args = p.parse_known_args(argv)
+
+    import rclpy
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Header
+
+    from .conversions import image_msg_from_array
+
+    frames, rate = frames_from(args)
+    rclpy.init(args=[sys.argv[0], *ros_args])
+    node = rclpy.create_node("fartrack_camera")
+    publisher = node.create_publisher(Image, args.topic, QoSProfile(
+        depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE))
+    deadline = time.monotonic() + args.wait_timeout
+    while publisher.get_subscription_count() < args.wait_subscribers:
+        if time.monotonic() > deadline:
+            print(f"camera: only {publisher.get_subscription_count()} of "
+                  f"{args.wait_subscribers} subscribers on {args.topic} after "
+                  f"{args.wait_timeout} s", file=sys.stderr)
+            return 3
+        time.sleep(0.05)
+
+    period = 1.0 / rate
+    published, first_ns, last_ns = 0, 0, 0
+    start = time.monotonic()
+    try:
+        for frame in frames:
+            if args.max_frames is not None and published >= args.max_frames:
+                break
+            if args.duration is not None and time.monotonic() - start >= args.duration:
+                break
+            # absolute schedule: a late frame does not delay the following ones
+            delay = start + published * period - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            pixels = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if args.encoding == "rgb8" else frame
+            now = node.get_clock().now()
+            msg = image_msg_from_array(pixels, args.encoding,
+                                       Header(stamp=now.to_msg(), frame_id=args.frame_id))
+            publisher.publish(msg)
+            last_ns = now.nanoseconds
+            first_ns = first_ns or last_ns
+            published += 1
+    except KeyboardInterrupt:
+        pass
+    elapsed = time.monotonic() - start
+    print(json.dumps({"published": published, "stamps_ns": [first_ns, last_ns],
+                      "rate": round(published / elapsed, 2) if elapsed > 0 else 0.0}), flush=True)
+    node.destroy_node()
+    rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""A client of a running fartrack_node in another process: calls its services, collects its
+detections and status, optionally publishes images. Used by the demo, the node benchmark and
+the tests; it uses only the node's public interfaces.
+
+rclpy runs on a private context with its own executor thread, so the caller's thread can block
+in ``wait_for`` / service calls.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from std_srvs.srv import Trigger
+from vision_msgs.msg import Detection2DArray
+
+from fartrack_ros.msg import TrackStatus
+from fartrack_ros.srv import SetTarget
+
+from .conversions import ns_to_stamp, stamp_to_ns
+
+
+@dataclass
+class Received:
+    message: object
+    received_ns: int     # client clock (ROS time) at arrival
+
+
+class TrackerClient:
+    def __init__(self, node_fqn: str, image_topic: Optional[str] = None,
+                 domain_id: Optional[int] = None, client_name: str = "fartrack_client",
+                 subscribe_debug_image: bool = False) -> None:
+        """``node_fqn``: the node's full name, e.g. ``/demo/fartrack_node``."""
+        self.node_fqn = node_fqn.rstrip("/")
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.node = rclpy.create_node(client_name, context=self.context)
+        self._lock = threading.Lock()
+        self.detections: list[Received] = []
+        self.statuses: list[Received] = []
+        self.debug_images: list[Received] = []
+        self._listeners: list[Callable[[str, object], None]] = []
+        self.node.create_subscription(Detection2DArray, f"{self.node_fqn}/detections",
+                                      self._store("detections"), 100)
+        self.node.create_subscription(TrackStatus, f"{self.node_fqn}/status",
+                                      self._store("statuses"), 100)
+        if subscribe_debug_image:
+            self.node.create_subscription(Image, f"{self.node_fqn}/debug_image",
+                                          self._store("debug_images"), 10)
+        self._set_target = self.node.create_client(SetTarget, f"{self.node_fqn}/set_target")
+        self._stop = self.node.create_client(Trigger, f"{self.node_fqn}/stop")
+        self.image_publisher = None
+        if image_topic:
+            self.image_publisher = self.node.create_publisher(
+                Image, image_topic,
+                QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                           reliability=ReliabilityPolicy.BEST_EFFORT))
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._spinner = threading.Thread(target=self._spin, name="fartrack_client", daemon=True)
+        self._spinner.start()
+
+    # ------------------------------------------------------------------ plumbing
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except (ExternalShutdownException, rclpy.executors.ShutdownException):
+            pass
+
+    def _store(self, kind: str):
+        def callback(msg) -> None:
+            item = Received(msg, self.now_ns())
+            with self._lock:
+                getattr(self, kind).append(item)
+                listeners = list(self._listeners)
+            for listener in listeners:
+                listener(kind, msg)
+        return callback
+
+    def add_listener(self, listener: Callable[[str, object], None]) -> None:
+        """``listener(kind, msg)`` runs on the executor thread for every message received."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def now_ns(self) -> int:
+        return self.node.get_clock().now().nanoseconds
+
+    def snapshot(self, kind: str) -> list:
+        with self._lock:
+            return list(getattr(self, kind))
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float, poll: float = 0.02) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(poll)
+        return predicate()
+
+    def wait_for_node(self, timeout: float = 30.0) -> bool:
+        """True once both services are up and, if this client publishes images, the node's
+        image subscription has matched the publisher."""
+        def ready():
+            if not (self._set_target.service_is_ready() and self._stop.service_is_ready()):
+                return False
+            return self.image_publisher is None or self.image_publisher.get_subscription_count() > 0
+        return self.wait_for(ready, timeout, poll=0.05)
+
+    def _call(self, client, request, timeout: float):
+        future = client.call_async(request)
+        done = threading.Event()
+        future.add_done_callback(lambda _: done.set())
+        if not done.wait(timeout):
+            client.remove_pending_request(future)
+            raise TimeoutError(f"no answer from {client.srv_name} within {timeout} s")
+        return future.result()
+
+    # ------------------------------------------------------------------ public interface
+    def set_target(self, box_xywh, stamp_ns: int = 0, image_wh=(0, 0),
+                   timeout: float = 20.0) -> SetTarget.Response:
+        x, y, w, h = (float(v) for v in box_xywh)
+        request = SetTarget.Request(x=x, y=y, width=w, height=h, image_width=int(image_wh[0]),
+                                    image_height=int(image_wh[1]), stamp=ns_to_stamp(stamp_ns))
+        return self._call(self._set_target, request, timeout)
+
+    def stop(self, timeout: float = 20.0) -> Trigger.Response:
+        return self._call(self._stop, Trigger.Request(), timeout)
+
+    def publish_image(self, msg: Image) -> None:
+        self.image_publisher.publish(msg)
+
+    def detections_by_stamp(self) -> dict[int, Detection2DArray]:
+        return {stamp_to_ns(r.message.header.stamp): r.message for r in self.snapshot("detections")}
+
+    def latest_status(self) -> Optional[TrackStatus]:
+        statuses = self.snapshot("statuses")
+        return statuses[-1].message if statuses else None
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        self.context.try_shutdown()
+        self._spinner.join(timeout=2.0)

@@ -1,0 +1,465 @@
+"""`fartrack_node`: camera images in, the tracked target out as vision_msgs/Detection2DArray.
+
+The node only adapts: parameters -> TrackerConfig, messages -> RGB arrays, TrackResult ->
+messages. Threading (see fartrack_ros.ros.frames): the image callback stores the newest message
+and returns; one worker thread owns the tracker, takes the newest frame, tracks and publishes;
+services hand commands to the worker and wait for its answer, so they are answered between two
+frames while the executor stays free.
+
+Interfaces (names relative to the node; see README "ROS 2 node"):
+  sub  image (sensor_msgs/Image) or image/compressed (CompressedImage, compressed:=true)
+  sub  ~/target          vision_msgs/Detection2D: set the target from a detector
+  pub  ~/detections      vision_msgs/Detection2DArray, one per processed frame, header copied
+  pub  ~/status          fartrack_ros/TrackStatus: state + diagnostics (fps, dropped, latency)
+  pub  ~/debug_image     sensor_msgs/Image bgr8 overlay, drawn only while subscribed
+  srv  ~/set_target      fartrack_ros/SetTarget
+  srv  ~/stop            std_srvs/Trigger
+
+Run: python -m fartrack_ros.ros.node --ros-args --params-file config/cpu_drone.yaml
+"""
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import cv2
+import rclpy
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                SetParametersResult)
+from rclpy.exceptions import (InvalidParameterTypeException, InvalidParameterValueException,
+                              ParameterException)
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+from std_srvs.srv import Trigger
+from vision_msgs.msg import Detection2D, Detection2DArray
+
+from fartrack_ros.msg import TrackStatus
+from fartrack_ros.srv import SetTarget
+
+from ..core.types import LOST, TRACKING, TrackResult
+from ..runtime.visualize import draw_track_overlay
+from .conversions import (box_xywh_from_detection, compressed_msg_to_rgb,
+                          detection_array_from_result, image_msg_from_array, image_msg_to_rgb,
+                          ns_to_stamp, scale_box_xywh, stamp_to_ns)
+from .frames import FrameExchange, ReceivedFrame
+from .parameters import NODE_PARAMETERS, check_parameter, tracker_config_from_parameters
+from .stats import LatencyWindow, RateMeter
+
+NODE_NAME = "fartrack_node"
+SERVICE_TIMEOUT_S = 15.0
+# Parameters every rclpy node accepts besides ours (and qos_overrides.* prefixes).
+_ROS_OWN_PARAMETERS = {"use_sim_time", "start_type_description_service"}
+
+STATE_CODES = {"idle": TrackStatus.STATE_IDLE, TRACKING: TrackStatus.STATE_TRACKING,
+               LOST: TrackStatus.STATE_LOST, "error": TrackStatus.STATE_ERROR}
+
+
+@dataclass
+class TargetCommand:
+    box_xywh: tuple
+    image_wh: tuple               # (0, 0) = the camera image size
+    stamp_ns: int                 # 0 = newest frame
+    source: str                   # "service" or "topic"
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: dict = field(default_factory=dict)
+
+
+@dataclass
+class StopCommand:
+    done: threading.Event = field(default_factory=threading.Event)
+    message: str = ""
+
+
+@dataclass
+class SwapTrackerCommand:
+    tracker: Any
+    description: str
+
+
+class FarTrackNode(Node):
+    def __init__(self, node_name: str = NODE_NAME, **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        self._started = False
+        self._pending_tracker = None          # built by the parameter callback, swapped in later
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.add_post_set_parameters_callback(self._after_set_parameters)
+        self._declare_parameters()
+        self._reject_unknown_overrides()
+        p = {name: self.get_parameter(name).value for name in NODE_PARAMETERS}
+        self._lost_threshold = p["lost_threshold"]
+        self._debug_enabled = p["debug_image"]
+        self._class_id = p["class_id"]
+
+        # worker-owned state
+        self._tracker = None
+        self._model_error = ""
+        self._last_error = ""
+        self._track_id = ""
+        self._track_counter = 0
+        self._init_stamp_ns: Optional[int] = None
+        self._init_box: Optional[tuple] = None
+        self._frame_size: Optional[tuple] = None
+        self._last_result: Optional[TrackResult] = None
+        self._last_header = Header()
+        self._processed = 0
+        self._rejected = 0
+        self._rate = RateMeter()
+        self._latency = LatencyWindow()
+        self._last_status_ns = 0
+        self._status_lock = threading.Lock()
+
+        self._load_initial_tracker(p)
+
+        self._exchange = FrameExchange(p["frame_history"])
+        qos = QoSProfile(depth=p["qos_depth"], history=HistoryPolicy.KEEP_LAST,
+                         reliability=(ReliabilityPolicy.BEST_EFFORT
+                                      if p["qos_reliability"] == "best_effort"
+                                      else ReliabilityPolicy.RELIABLE))
+        self._compressed = p["compressed"]
+        topic = p["image_topic"].rstrip("/") + ("/compressed" if self._compressed else "")
+        self._image_sub = self.create_subscription(
+            CompressedImage if self._compressed else Image, topic, self._on_image, qos)
+        self._input_topic = self._image_sub.topic_name
+        self._target_sub = self.create_subscription(Detection2D, "~/target", self._on_target, 10)
+        self._detections_pub = self.create_publisher(Detection2DArray, "~/detections", 10)
+        self._status_pub = self.create_publisher(TrackStatus, "~/status", 10)
+        self._debug_pub = self.create_publisher(Image, "~/debug_image", 1)
+        self.create_service(SetTarget, "~/set_target", self._on_set_target)
+        self.create_service(Trigger, "~/stop", self._on_stop)
+        self.create_timer(1.0, self._publish_idle_status)
+
+        self._worker = threading.Thread(target=self._worker_loop, name="fartrack_worker",
+                                        daemon=True)
+        self._worker.start()
+        self._started = True
+        self.get_logger().info(
+            f"listening on {self._input_topic} ({'CompressedImage' if self._compressed else 'Image'}, "
+            f"{p['qos_reliability']} depth {p['qos_depth']}); model: "
+            f"{self._model_description(p) if self._tracker else 'NOT LOADED'}")
+
+    # ------------------------------------------------------------------ parameters
+    def _declare_parameters(self) -> None:
+        for spec in NODE_PARAMETERS.values():
+            constraints = f"one of {list(spec.choices)}" if spec.choices else ""
+            descriptor = ParameterDescriptor(name=spec.name, description=spec.description,
+                                             read_only=spec.read_only,
+                                             additional_constraints=constraints)
+            if spec.int_range:
+                descriptor.integer_range = [IntegerRange(from_value=spec.int_range[0],
+                                                         to_value=spec.int_range[1], step=1)]
+            if spec.float_range:
+                descriptor.floating_point_range = [FloatingPointRange(
+                    from_value=spec.float_range[0], to_value=spec.float_range[1], step=0.0)]
+            self.declare_parameter(spec.name, spec.default, descriptor)
+
+    def _reject_unknown_overrides(self) -> None:
+        """A misspelt key in a params file is an error, not a silently ignored value."""
+        overrides = getattr(self, "_parameter_overrides", {}) or {}
+        unknown = sorted(name for name in overrides if name not in NODE_PARAMETERS
+                         and name not in _ROS_OWN_PARAMETERS
+                         and not name.startswith("qos_overrides."))
+        if unknown:
+            raise InvalidParameterValueException(
+                unknown[0], overrides[unknown[0]].value,
+                f"unknown parameter(s) {unknown}; known: {sorted(NODE_PARAMETERS)}")
+
+    def _on_set_parameters(self, parameters) -> SetParametersResult:
+        values = {p.name: p.value for p in parameters}
+        for name, value in values.items():
+            if name in _ROS_OWN_PARAMETERS or name.startswith("qos_overrides."):
+                continue
+            reason = check_parameter(name, value)
+            if reason:
+                return SetParametersResult(successful=False, reason=reason)
+        # After start-up, a model parameter change loads the model now, so that a missing or
+        # corrupt file is refused with its reason instead of leaving the node without a model.
+        if self._started and any(NODE_PARAMETERS[n].rebuilds_tracker for n in values
+                                 if n in NODE_PARAMETERS):
+            merged = {n: self.get_parameter(n).value for n in NODE_PARAMETERS}
+            merged.update(values)
+            try:
+                self._pending_tracker = (self._build_tracker(merged), self._model_description(merged))
+            except (OSError, ValueError, RuntimeError) as exc:
+                return SetParametersResult(successful=False, reason=f"model not loaded: {exc}")
+        return SetParametersResult(successful=True)
+
+    def _after_set_parameters(self, parameters) -> None:
+        for p in parameters:
+            if p.name == "lost_threshold":
+                self._lost_threshold = p.value
+            elif p.name == "debug_image":
+                self._debug_enabled = p.value
+            elif p.name == "class_id":
+                self._class_id = p.value
+        if self._started and self._pending_tracker is not None:
+            tracker, description = self._pending_tracker
+            self._pending_tracker = None
+            self._exchange.put_command(SwapTrackerCommand(tracker, description))
+
+    @staticmethod
+    def _model_description(values) -> str:
+        return (f"{values['variant']} on {values['device']}, weights "
+                f"{values['weights'] or '(shipped default)'}")
+
+    def _build_tracker(self, values):
+        from ..runtime.tracker import build_tracker
+        return build_tracker(tracker_config_from_parameters(values))
+
+    def _load_initial_tracker(self, values) -> None:
+        values = dict(values)
+        if values["device"] == "cuda":
+            import torch
+            if not torch.cuda.is_available():
+                self.get_logger().warning("device 'cuda' requested but CUDA is not available; "
+                                          "falling back to cpu")
+                values["device"] = "cpu"
+        try:
+            self._tracker = self._build_tracker(values)
+        except (OSError, ValueError, RuntimeError) as exc:
+            self._model_error = f"model not loaded: {exc}"
+            self.get_logger().error(self._model_error + " (set the 'weights' parameter to a "
+                                    "valid file to recover)")
+
+    # ------------------------------------------------------------------ callbacks (executor)
+    def _on_image(self, msg) -> None:
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        self._exchange.put_frame(ReceivedFrame(msg, stamp_ns, self.get_clock().now().nanoseconds))
+
+    def _on_set_target(self, request: SetTarget.Request, response: SetTarget.Response):
+        command = TargetCommand((request.x, request.y, request.width, request.height),
+                                (int(request.image_width), int(request.image_height)),
+                                stamp_to_ns(request.stamp), "service")
+        self._exchange.put_command(command)
+        if not command.done.wait(SERVICE_TIMEOUT_S):
+            response.success = False
+            response.message = f"the worker did not answer within {SERVICE_TIMEOUT_S:.0f} s"
+            return response
+        o = command.outcome
+        response.success = o["success"]
+        response.message = o["message"]
+        if o["success"]:
+            response.x, response.y, response.width, response.height = o["box_xywh"]
+            response.initialized_on_stamped_frame = o["exact"]
+            response.frame_stamp = ns_to_stamp(o["frame_stamp_ns"])
+            response.track_id = o["track_id"]
+        return response
+
+    def _on_stop(self, request: Trigger.Request, response: Trigger.Response):
+        command = StopCommand()
+        self._exchange.put_command(command)
+        response.success = command.done.wait(SERVICE_TIMEOUT_S)
+        response.message = command.message or "the worker did not answer in time"
+        return response
+
+    def _on_target(self, msg: Detection2D) -> None:
+        self._exchange.put_command(TargetCommand(box_xywh_from_detection(msg), (0, 0),
+                                                 stamp_to_ns(msg.header.stamp), "topic"))
+
+    # ------------------------------------------------------------------ worker thread
+    def _worker_loop(self) -> None:
+        while not self._exchange.closed:
+            commands, frame = self._exchange.wait(timeout=0.5)
+            for command in commands:
+                try:
+                    self._run_command(command)
+                except Exception as exc:     # the worker must survive anything a command does
+                    self._set_error(f"{type(command).__name__} failed: {exc!r}")
+                finally:
+                    if hasattr(command, "done"):
+                        command.done.set()
+            if frame is not None:
+                try:
+                    self._process_frame(frame)
+                except Exception as exc:     # one bad frame must not stop tracking for good
+                    self._drop_target()
+                    self._set_error(f"frame stamped {frame.stamp_ns} ns failed: {exc!r}; "
+                                    "target dropped")
+
+    def _run_command(self, command) -> None:
+        if isinstance(command, TargetCommand):
+            command.outcome = self._apply_target(command)
+            if command.source == "topic":
+                log = self.get_logger().info if command.outcome["success"] else self.get_logger().warning
+                log(f"target from ~/target: {command.outcome['message']}")
+                if not command.outcome["success"]:
+                    self._set_error(command.outcome["message"])
+        elif isinstance(command, StopCommand):
+            if self._tracker is not None and self._tracker.is_initialized:
+                command.message = f"stopped tracking target {self._track_id}"
+            else:
+                command.message = "no target was being tracked"
+            self._drop_target()
+        elif isinstance(command, SwapTrackerCommand):
+            had_target = self._tracker is not None and self._tracker.is_initialized
+            self._tracker, self._model_error = command.tracker, ""
+            self._drop_target()
+            self.get_logger().info(f"model loaded: {command.description}"
+                                   + ("; target dropped, set it again" if had_target else ""))
+
+    def _decode(self, message):
+        return compressed_msg_to_rgb(message) if self._compressed else image_msg_to_rgb(message)
+
+    def _apply_target(self, command: TargetCommand) -> dict:
+        def fail(message):
+            return {"success": False, "message": message}
+
+        if self._tracker is None:
+            return fail(self._model_error)
+        frame, exact = self._exchange.find(command.stamp_ns)
+        if frame is None:
+            return fail(f"no image received yet on {self._input_topic}")
+        try:
+            rgb = self._decode(frame.message)
+        except ValueError as exc:
+            return fail(f"the frame stamped {frame.stamp_ns} ns cannot be used: {exc}")
+        height, width = rgb.shape[:2]
+        box = command.box_xywh
+        if any(command.image_wh):
+            if not all(command.image_wh):
+                return fail(f"image_width and image_height must both be 0 (camera size) or both "
+                            f"> 0, got {command.image_wh[0]}x{command.image_wh[1]}")
+            if tuple(command.image_wh) != (width, height):
+                box = scale_box_xywh(box, command.image_wh, (width, height))
+        try:
+            self._tracker.initialize(rgb, box)
+        except ValueError as exc:
+            return fail(f"box rejected: {exc}")
+        self._track_counter += 1
+        self._track_id = str(self._track_counter)
+        self._init_stamp_ns, self._init_box = frame.stamp_ns, tuple(float(v) for v in box)
+        self._frame_size = (width, height)
+        if exact:
+            where = f"the requested frame stamped {frame.stamp_ns} ns"
+        elif command.stamp_ns:
+            where = (f"the newest frame stamped {frame.stamp_ns} ns: the requested frame stamped "
+                     f"{command.stamp_ns} ns is not among the last {self._exchange.history.capacity}")
+        else:
+            where = f"the newest frame stamped {frame.stamp_ns} ns"
+        return {"success": True, "message": f"tracking target {self._track_id}, initialised on {where}",
+                "box_xywh": self._init_box, "exact": exact, "frame_stamp_ns": frame.stamp_ns,
+                "track_id": self._track_id}
+
+    def _drop_target(self) -> None:
+        if self._tracker is not None:
+            self._tracker.reset()
+        self._init_stamp_ns = self._init_box = None
+        self._last_result = None
+
+    def _set_error(self, message: str) -> None:
+        self._last_error = message
+        self.get_logger().warning(message, throttle_duration_sec=1.0)
+
+    def _process_frame(self, frame: ReceivedFrame) -> None:
+        header = frame.message.header
+        try:
+            rgb = self._decode(frame.message)
+        except ValueError as exc:
+            self._rejected += 1
+            self._set_error(f"image rejected: {exc}")
+            self._publish_status(self.get_clock().now().nanoseconds)
+            return
+        height, width = rgb.shape[:2]
+        tracking = self._tracker is not None and self._tracker.is_initialized
+        if tracking and self._frame_size and self._frame_size != (width, height):
+            self._drop_target()
+            tracking = False
+            self._set_error(f"image size changed from {self._frame_size[0]}x{self._frame_size[1]} "
+                            f"to {width}x{height}; target dropped, set it again")
+        self._frame_size = (width, height)
+
+        result = None
+        if tracking:
+            if frame.stamp_ns == self._init_stamp_ns:       # the frame the target was set on
+                result = TrackResult(self._init_box, 1.0, TRACKING, 0)
+            elif self._init_stamp_ns is not None and frame.stamp_ns < self._init_stamp_ns:
+                return                                        # older than the target itself
+            else:
+                self._tracker.lost_threshold = self._lost_threshold
+                result = self._tracker.track(rgb)
+        self._last_result = result
+        self._detections_pub.publish(
+            detection_array_from_result(header, result, self._track_id, self._class_id))
+
+        now_ns = self.get_clock().now().nanoseconds
+        reference_ns = frame.stamp_ns or frame.received_ns
+        self._latency.add((now_ns - reference_ns) / 1e6)
+        self._rate.tick(now_ns)
+        self._processed += 1
+        self._last_header = header
+        self._publish_status(now_ns)
+        if self._debug_enabled and self._debug_pub.get_subscription_count() > 0:
+            bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+            label = f"id {self._track_id}" if result is not None else ""
+            overlay = draw_track_overlay(bgr, result, self._rate.rate() or None, label)
+            self._debug_pub.publish(image_msg_from_array(overlay, "bgr8", header))
+
+    # ------------------------------------------------------------------ status
+    def _state_name(self) -> str:
+        if self._tracker is None:
+            return "error"
+        if not self._tracker.is_initialized:
+            return "idle"
+        return self._last_result.state if self._last_result is not None else TRACKING
+
+    def _publish_status(self, now_ns: int) -> None:
+        with self._status_lock:
+            received, dropped = self._exchange.counts()
+            name = self._state_name()
+            msg = TrackStatus(header=self._last_header, state=STATE_CODES[name], state_name=name,
+                              frames_received=received, frames_processed=self._processed,
+                              frames_dropped=dropped, frames_rejected=self._rejected,
+                              processed_fps=float(self._rate.rate()),
+                              latency_ms=float(self._latency.last_ms),
+                              last_error=self._model_error or self._last_error)
+            if name in (TRACKING, LOST):
+                msg.track_id = self._track_id
+                result = self._last_result
+                box = result.box_xywh if result is not None else self._init_box
+                msg.score = float(result.score) if result is not None else 1.0
+                msg.x, msg.y, msg.width, msg.height = (float(v) for v in box)
+            p50, p95 = self._latency.percentiles()
+            msg.latency_ms_p50 = float(p50 or 0.0)
+            msg.latency_ms_p95 = float(p95 or 0.0)
+            self._status_pub.publish(msg)
+            self._last_status_ns = now_ns
+
+    def _publish_idle_status(self) -> None:
+        now_ns = self.get_clock().now().nanoseconds
+        if now_ns - self._last_status_ns > 900_000_000:
+            self._publish_status(now_ns)
+
+    def destroy_node(self) -> None:
+        if hasattr(self, "_worker"):          # absent when __init__ failed (bad parameters)
+            self._exchange.close()
+            self._worker.join(timeout=5.0)
+        super().destroy_node()
+
+
+def main(argv: Optional[list] = None) -> int:
+    rclpy.init(args=sys.argv if argv is None else argv)
+    try:
+        node = FarTrackNode()
+    except (ParameterException, InvalidParameterTypeException, InvalidParameterValueException,
+            ValueError) as exc:
+        print(f"{NODE_NAME}: error: {exc}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
