@@ -48,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
     if args.weights is not None and not Path(args.weights).is_file():
         raise FileNotFoundError(f"weights file not found: {args.weights}")
     names = parse_tracker_names(args.trackers) if args.trackers.strip() or not args.compare else []
+    if args.weights is None and any(n.startswith("fartrack-") for n in names):
+        from fartrack_ros.weights import default_weights_path
+
+        default_weights_path()          # fail now, with the path, rather than in every worker
     sequences = read_sequences(args.dataset_root, args.dataset_format)
     if args.max_sequences is not None:
         sequences = sequences[: args.max_sequences]

@@ -86,7 +86,8 @@ def _read_got10k_resolution(meta_file: Path) -> tuple[int, int] | None:
     if not meta_file.is_file():
         return None
     for line in meta_file.read_text().splitlines():
-        key, _, value = line.partition(":")
+        # GOT-10k writes "resolution: (W, H)"; configparser-style "resolution = (W, H)" too
+        key, _, value = line.replace("=", ":", 1).partition(":")
         if key.strip() == "resolution":
             numbers = re.findall(r"\d+", value)
             if len(numbers) == 2:

@@ -75,7 +75,9 @@ def run_task(task: Task) -> tuple[str, str, int, float]:
     try:
         boxes, times = run_sequence(tracker, task.sequence)
     except Exception as exc:
-        raise RuntimeError(f"{task.spec.name} failed on sequence {task.sequence.name}: {exc}") from exc
+        # keep the input-error classes (the CLI reports those as clear errors), name the pair
+        kind = type(exc) if type(exc) in (ValueError, FileNotFoundError) else RuntimeError
+        raise kind(f"{task.spec.name} failed on sequence {task.sequence.name}: {exc}") from exc
     write_result(result_paths(task.tracker_dir, task.dataset_format, task.sequence.name), boxes, times)
     return task.spec.name, task.sequence.name, len(boxes), float(times.sum())
 

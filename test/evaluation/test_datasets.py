@@ -100,3 +100,9 @@ def test_unknown_format_and_missing_root(tmp_path):
         read_sequences(tmp_path, "vot")
     with pytest.raises(FileNotFoundError, match="missing"):
         read_sequences(tmp_path / "missing", "otb")
+
+
+def test_got10k_resolution_in_configparser_style_meta(got10k_split):
+    meta = got10k_split / "GOT-10k_Val_000001" / "meta_info.ini"
+    meta.write_text("[METAINFO]\nresolution = (320, 240)\n")
+    assert read_got10k_sequences(got10k_split)[0].image_wh == (320, 240)

@@ -138,3 +138,39 @@ def test_eval_command_errors_are_clear(tmp_path, capsys):
     assert "dataset folder not found" in capsys.readouterr().err
     assert main(["eval", "--dataset-root", str(tmp_path), "--format", "otb", "--trackers", "nope"]) == 2
     assert "unknown tracker" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def random_weights(tmp_path_factory):
+    import torch
+
+    from fartrack_ros.config import ModelConfig
+    from fartrack_ros.model.checkpoint import save_weights
+    from fartrack_ros.model.fartrack import FARTrack
+
+    torch.manual_seed(0)
+    return save_weights(tmp_path_factory.mktemp("w") / "random.safetensors",
+                        FARTrack(ModelConfig(stage="sparse", depth=15)))
+
+
+def test_fartrack_runs_through_the_runner(tmp_path, random_weights):
+    import torch
+
+    from conftest import write_got10k_split
+
+    torch.set_num_threads(1)
+    sequences = read_got10k_sequences(write_got10k_split(tmp_path / "val", num_sequences=1, num_frames=4))
+    spec = TrackerSpec("fartrack-pico", weights=str(random_weights), backend="torch", threads=1)
+    summary = run_evaluation([spec], sequences, tmp_path / "out", "got10k", progress=False)
+    assert (summary.ran, summary.frames) == (1, 4)
+    (boxes,) = read_result_runs(tmp_path / "out" / "fartrack-pico", "got10k", sequences[0].name)
+    assert boxes.shape == (4, 4) and tuple(boxes[0]) == sequences[0].init_box_xywh
+    # random weights do not track, but every box respects the tracker's clip (>= 10 px, in image)
+    assert (boxes[1:, 2:] >= 10 - 1e-3).all() and (boxes[1:, :2] >= 0).all()
+    assert (boxes[1:, 0] <= 64 - 10 + 1e-3).all() and (boxes[1:, 1] <= 48 - 10 + 1e-3).all()
+
+
+def test_eval_command_names_a_missing_weights_file(tmp_path, got10k_split, capsys):
+    assert main(["eval", "--dataset-root", str(got10k_split), "--format", "got10k", "--trackers",
+                 "fartrack-pico", "--weights", str(tmp_path / "no.safetensors"), "--no-progress"]) == 2
+    assert "weights file not found" in capsys.readouterr().err
