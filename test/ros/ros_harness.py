@@ -35,10 +35,10 @@ class NodeProcess:
         self.namespace = namespace
         self.fqn = f"{namespace}/fartrack_node"
         self.log_path = log_path
-        args = [*executable, "--ros-args", "-r", f"__ns:={namespace}"]
+        # extra_args (e.g. --params-file) first: a later -p overrides the file's value
+        args = [*executable, "--ros-args", "-r", f"__ns:={namespace}", *extra_args]
         for name, value in parameters.items():
             args += ["-p", f"{name}:={value}"]
-        args += list(extra_args)
         self._log = open(log_path, "wb")
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
 

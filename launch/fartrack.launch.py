@@ -1,0 +1,55 @@
+"""Launch fartrack_node.
+
+    ros2 launch fartrack_ros fartrack.launch.py image_topic:=/camera/image_raw
+    ros2 launch fartrack_ros fartrack.launch.py params_file:=/path/gpu.yaml namespace:=drone1
+    ros2 launch fartrack_ros fartrack.launch.py variant:=nano device:=cuda
+
+params_file defaults to the package's config/cpu_drone.yaml; variant and device, when given,
+override the file's values. The node subscribes to `image` (and `image/compressed` with
+compressed: true), remapped here to image_topic.
+"""
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+# Launch arguments passed on to the node as parameters of the same name when not empty.
+NODE_PARAMETER_ARGUMENTS = ("variant", "device")
+
+
+def _node(context):
+    overrides = {}
+    for name in NODE_PARAMETER_ARGUMENTS:
+        value = LaunchConfiguration(name).perform(context)
+        if value:
+            overrides[name] = value
+    image_topic = LaunchConfiguration("image_topic").perform(context)
+    return [Node(
+        package="fartrack_ros",
+        executable="fartrack_node",
+        name="fartrack_node",
+        namespace=LaunchConfiguration("namespace"),
+        parameters=[LaunchConfiguration("params_file"), overrides],
+        remappings=[("image", image_topic), ("image/compressed", image_topic + "/compressed")],
+        output="screen",
+        emulate_tty=True,
+    )]
+
+
+def generate_launch_description():
+    config_dir = os.path.join(get_package_share_directory("fartrack_ros"), "config")
+    return LaunchDescription([
+        DeclareLaunchArgument("params_file", default_value=os.path.join(config_dir, "cpu_drone.yaml"),
+                              description="node parameter file (config/cpu_drone.yaml, config/gpu.yaml)"),
+        DeclareLaunchArgument("image_topic", default_value="/camera/image_raw",
+                              description="camera topic (sensor_msgs/Image; + /compressed)"),
+        DeclareLaunchArgument("namespace", default_value="", description="node namespace"),
+        DeclareLaunchArgument("variant", default_value="",
+                              description="tiny | nano | pico; empty = the params file's"),
+        DeclareLaunchArgument("device", default_value="",
+                              description="cpu | cuda; empty = the params file's"),
+        OpaqueFunction(function=_node),
+    ])
