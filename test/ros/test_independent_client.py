@@ -1,0 +1,22 @@
+"""The node exercised by a client that knows only its public interfaces (independent_client.py),
+each in its own process."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+CLIENT = Path(__file__).with_name("independent_client.py")
+
+
+def test_independent_client_tracks_and_stops(start_node, random_weights):
+    node = start_node({"weights": random_weights, "lost_threshold": 0.0, "threads": 1})
+    run = subprocess.run([sys.executable, str(CLIENT), node.fqn, f"{node.namespace}/image"],
+                         capture_output=True, text=True, timeout=180)
+    assert run.stdout.strip(), f"client printed nothing:\n{run.stderr}\n{node.output()}"
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["ok"], (report["failures"], node.output())
+    assert run.returncode == 0
+    assert report["answered"] >= 10 and report["track_id"]
+    assert node.is_running()
