@@ -52,6 +52,10 @@ _REGISTRY: dict[str, Callable[..., InferenceBackend]] = {}
 _LAZY = {
     "reference": "fartrack_ros.runtime.backends.torch_backends",
     "torch": "fartrack_ros.runtime.backends.torch_backends",
+    "torch-bf16": "fartrack_ros.runtime.backends.torch_backends",
+    "torch-fp16": "fartrack_ros.runtime.backends.torch_backends",
+    "onnxruntime": "fartrack_ros.runtime.backends.onnx_backend",
+    "onnxruntime-int8": "fartrack_ros.runtime.backends.onnx_backend",
 }
 
 

@@ -4,10 +4,16 @@
 template crops, runs the full 445-token sequence with a boolean key mask and explicit attention
 (softmax(q k^T * 0.125)), and reads the sparsification row from the attention probabilities.
 
-``torch``: the same mathematics, faster. Each template is embedded once when it is cropped;
-pruned template tokens are dropped instead of masked (397 tokens from the second frame on,
-equivalent per spec 6.3); attention runs through the fused SDPA kernel and only the one
-search-centre row needed for sparsification is recomputed explicitly.
+``torch``: the same mathematics, faster (``token_forward.TokenForward``). Each template is
+embedded once when it is cropped; pruned template tokens are dropped instead of masked (397
+tokens from the second frame on, equivalent per spec 6.3); attention runs through the fused SDPA
+kernel and only the one search-centre row needed for sparsification is recomputed explicitly;
+the last block runs only the rows the head reads. Inputs go into reused buffers. On CUDA each
+token count (245 / 197) is captured once as a CUDA graph.
+
+``torch-bf16`` (CPU or CUDA) and ``torch-fp16`` (CUDA): the same forward in reduced precision
+(weights and activations; LayerNorm statistics and softmax in the kernels' accumulation type).
+Not fp32-exact: their IoU against the fp32 boxes is documented in docs/performance.md.
 """
 from __future__ import annotations
 
@@ -19,6 +25,9 @@ import torch
 from ...model.fartrack import SEARCH_CENTRE_TOKEN, FARTrack, prune_lowest
 from ..preprocess import Normalizer
 from . import BackendOutput, InferenceBackend, register_backend
+from .inputs import (TemplateEmbedding, TemplateTokenBuffers, TorchCropNormalizer,
+                     assemble_template_tokens, template_token_count)
+from .token_forward import TokenForward
 
 
 @register_backend("reference")
@@ -58,36 +67,112 @@ class ReferenceBackend(InferenceBackend):
 @register_backend("torch")
 class TorchBackend(InferenceBackend):
     exact_fp32 = True
+    dtype = torch.float32
 
-    def __init__(self, model: FARTrack, device: str = "cpu", exact_attention: bool = False):
+    def __init__(self, model: FARTrack, device: str = "cpu", cuda_graphs: bool = True):
         super().__init__(model.to(device).eval(), device)
-        self.normalize = Normalizer(device)
-        self.exact_attention = exact_attention
+        cfg = self.cfg
+        dev = torch.device(device)
+        if dev.type == "cuda" and self.dtype == torch.float32:
+            # fp32 means fp32: TF32 matmuls would break the 0.01 px contract
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
         with torch.inference_mode():
-            self.commands = model.command_tokens(1)                           # constant
-            self.slot_ids = model.identity[0, :self.cfg.num_templates, None, :]  # (5, 1, D)
+            self.forward = TokenForward(model).to(dev, self.dtype).eval()
+            self.template_embed = _TemplateEmbedder(model).to(dev, self.dtype).eval()
+            self.slot_identity = model.identity[0, :cfg.num_templates].to(dev, self.dtype).clone()
+        self.search_input = TorchCropNormalizer(cfg.search_size, dev, self.dtype)
+        self.template_input = TorchCropNormalizer(cfg.template_size, dev, self.dtype)
+        self.token_buffers = TemplateTokenBuffers(
+            cfg.embed_dim, lambda n: torch.empty(n, cfg.embed_dim, device=dev, dtype=self.dtype))
+        self.graphs = _CudaGraphs(self.forward) if (dev.type == "cuda" and cuda_graphs) else None
 
     @torch.inference_mode()
-    def prepare_template(self, crop_rgb: np.ndarray) -> torch.Tensor:
-        return self.model.embed_templates(self.normalize(crop_rgb))[0]     # (49, D), cached
+    def prepare_template(self, crop_rgb: np.ndarray) -> TemplateEmbedding:
+        return TemplateEmbedding(self.template_embed(self.template_input(crop_rgb)))
 
     @torch.inference_mode()
-    def infer(self, templates: Sequence[torch.Tensor], keeps: Sequence[Optional[np.ndarray]],
+    def infer(self, templates: Sequence[TemplateEmbedding], keeps: Sequence[Optional[np.ndarray]],
               search_rgb: np.ndarray) -> BackendOutput:
-        m = self.model
-        parts = []
-        for slot, (emb, keep) in enumerate(zip(templates, keeps)):
-            tok = emb + self.slot_ids[slot]
-            if keep is not None:
-                tok = tok[torch.from_numpy(keep).to(self.device)]     # drop pruned tokens
-            parts.append(tok)
-        nz = sum(p.shape[0] for p in parts)
-        n_last = parts[-1].shape[0]
-        z = torch.cat(parts)[None]
-        x = m.embed_search(self.normalize(search_rgb))
-        tokens = torch.cat([z, x, self.commands], dim=1)
-        logits, score, _ = m.forward_tokens(
-            tokens, score_query=nz + SEARCH_CENTRE_TOKEN if self.sparse else None,
-            score_cols=slice(nz - n_last, nz), exact=self.exact_attention)
-        keep4 = prune_lowest(score[0]).cpu().numpy() if self.sparse else None
-        return BackendOutput(logits[0].float().cpu().numpy(), keep4)
+        n_z = template_token_count(keeps, self.cfg.template_tokens)
+        if self.graphs is not None:
+            z, search, run = self.graphs.get(n_z)
+            assemble_template_tokens(templates, keeps, self.slot_identity, z)
+            search.copy_(self.search_input(search_rgb))
+            logits, score = run()
+        else:
+            z = assemble_template_tokens(templates, keeps, self.slot_identity,
+                                               self.token_buffers.get(n_z))
+            logits, score = self.forward(z, self.search_input(search_rgb))
+        keep4 = prune_lowest(score.float().cpu()).numpy() if self.sparse else None
+        return BackendOutput(logits.float().cpu().numpy(), keep4)
+
+
+class _TemplateEmbedder(torch.nn.Module):
+    """Normalised template crop (1, 3, 112, 112) -> (49, D): patch embedding + ``pos_embed_z0``."""
+
+    def __init__(self, model: FARTrack):
+        super().__init__()
+        bb = model.backbone
+        self.register_buffer("weight", bb.patch_embed.proj.weight.detach().clone())
+        self.register_buffer("bias", bb.patch_embed.proj.bias.detach().clone())
+        self.register_buffer("pos", bb.pos_embed_z0[0].detach().clone())
+        self.stride = model.cfg.patch_size
+
+    def forward(self, crop: torch.Tensor) -> torch.Tensor:
+        x = torch.nn.functional.conv2d(crop, self.weight, self.bias, stride=self.stride)
+        return x.flatten(2)[0].transpose(0, 1) + self.pos
+
+
+class _CudaGraphs:
+    """One captured CUDA graph per template token count, with static input/output tensors."""
+
+    def __init__(self, forward: TokenForward):
+        self.forward = forward
+        self.graphs: dict[int, tuple] = {}
+
+    def get(self, n_z: int):
+        entry = self.graphs.get(n_z)
+        if entry is None:
+            p = next(self.forward.buffers())
+            size = self.forward.search_size
+            z = torch.zeros(n_z, self.forward.dim, device=p.device, dtype=p.dtype)
+            search = torch.zeros(1, 3, size, size, device=p.device, dtype=p.dtype)
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(2):                     # warm-up outside the capture
+                    self.forward(z, search)
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                outputs = self.forward(z, search)
+
+            def run(graph=graph, outputs=outputs):
+                graph.replay()
+                return outputs
+
+            entry = self.graphs[n_z] = (z, search, run)
+        return entry
+
+
+@register_backend("torch-bf16")
+class TorchBf16Backend(TorchBackend):
+    """bfloat16 weights and activations (CPU: AVX512-BF16 / AMX kernels; CUDA)."""
+
+    exact_fp32 = False
+    dtype = torch.bfloat16
+
+
+@register_backend("torch-fp16")
+class TorchFp16Backend(TorchBackend):
+    """float16 weights and activations with CUDA graphs (CUDA only)."""
+
+    exact_fp32 = False
+    dtype = torch.float16
+
+    def __init__(self, model: FARTrack, device: str = "cpu", cuda_graphs: bool = True):
+        if torch.device(device).type != "cuda":
+            raise ValueError(f"backend 'torch-fp16' needs device 'cuda', got {device!r} "
+                             "(on CPU use 'torch-bf16' or 'onnxruntime-int8')")
+        super().__init__(model, device, cuda_graphs)

@@ -1,0 +1,104 @@
+"""Checks shared by the backend tests, the benchmark and the reduced-precision reports.
+
+``synthetic_sequence`` draws a small deterministic clip (a textured object drifting and scaling
+over a textured background) so backends can be compared without any data set on disk.
+``track_sequence`` runs a tracker over it; ``box_differences_px`` compares
+two runs' boxes (IoU: ``fartrack_ros.evaluation.metrics``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+
+def _texture(rng: np.random.Generator, height: int, width: int, cells: int) -> np.ndarray:
+    """Smooth random RGB texture: a coarse random grid upsampled bicubically."""
+    coarse = rng.integers(0, 256, size=(cells, cells, 3), dtype=np.uint8)
+    return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+
+
+def synthetic_sequence(num_frames: int, seed: int = 0, height: int = 240, width: int = 320
+                       ) -> tuple[list[np.ndarray], tuple[float, float, float, float]]:
+    """``num_frames`` RGB uint8 frames and the first frame's target box (xywh)."""
+    if num_frames < 2:
+        raise ValueError(f"a sequence needs at least 2 frames, got {num_frames}")
+    rng = np.random.default_rng(seed)
+    background = _texture(rng, height, width, 12)
+    target = _texture(rng, 64, 64, 5)
+    base_w, base_h = width * 0.18, height * 0.22
+    frames, first_box = [], None
+    for t in range(num_frames):
+        phase = 2 * math.pi * t / max(num_frames, 8)
+        scale = 1.0 + 0.25 * math.sin(phase)
+        w, h = base_w * scale, base_h * scale
+        cx = width * (0.5 + 0.25 * math.sin(phase))
+        cy = height * (0.5 + 0.2 * math.sin(2 * phase))
+        x0, y0 = int(round(cx - w / 2)), int(round(cy - h / 2))
+        iw, ih = int(round(w)), int(round(h))
+        frame = background.copy()
+        frame[y0:y0 + ih, x0:x0 + iw] = cv2.resize(target, (iw, ih))
+        frames.append(frame)
+        if first_box is None:
+            first_box = (float(x0), float(y0), float(iw), float(ih))
+    return frames, first_box
+
+
+def save_random_weights(path, seed: int = 0):
+    """A randomly initialised 15-block sparse model saved at ``path``: for speed and parity
+    checks, where the weights' values do not matter."""
+    import torch
+
+    from ...config import ModelConfig
+    from ...model.checkpoint import save_weights
+    from ...model.fartrack import FARTrack
+
+    torch.manual_seed(seed)
+    return save_weights(path, FARTrack(ModelConfig(stage="sparse", depth=15)))
+
+
+def track_sequence(tracker, frames: Sequence[np.ndarray], box_xywh) -> np.ndarray:
+    """Initialise on frame 0 and track the rest; (N-1, 4) float64 boxes xywh."""
+    tracker.initialize(frames[0], box_xywh)
+    return np.array([tracker.track(f).box_xywh for f in frames[1:]], dtype=np.float64)
+
+
+def box_differences_px(boxes_a_xywh: np.ndarray, boxes_b_xywh: np.ndarray) -> np.ndarray:
+    """Largest absolute coordinate difference per frame, pixels."""
+    a, b = np.asarray(boxes_a_xywh, np.float64), np.asarray(boxes_b_xywh, np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"box arrays differ in shape: {a.shape} vs {b.shape}")
+    return np.abs(a - b).max(axis=-1)
+
+
+class ShadowBackend:
+    """Runs ``primary`` for the tracker and ``shadow`` on exactly the same inputs.
+
+    The tracker follows the primary's outputs, so the recorded logit pairs compare the two
+    backends frame by frame without the drift a closed tracking loop adds (open loop).
+    """
+
+    def __init__(self, primary, shadow):
+        self.primary, self.shadow = primary, shadow
+        self.cfg, self.model = primary.cfg, primary.model
+        self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def prepare_template(self, crop_rgb: np.ndarray):
+        return self.primary.prepare_template(crop_rgb), self.shadow.prepare_template(crop_rgb)
+
+    def infer(self, templates, keeps, search_rgb):
+        out = self.primary.infer([t[0] for t in templates], keeps, search_rgb)
+        other = self.shadow.infer([t[1] for t in templates], keeps, search_rgb)
+        self.pairs.append((out.logits.copy(), other.logits.copy()))
+        return out
+
+
+def open_loop_coordinate_errors_px(pairs, search_size: int = 224) -> np.ndarray:
+    """|decoded coordinate difference| in search-crop pixels, (frames, 4), from logit pairs."""
+    from ...core.tokenizer import decode_sparse
+
+    a = np.stack([decode_sparse(p[0]) for p in pairs]).astype(np.float64)
+    b = np.stack([decode_sparse(p[1]) for p in pairs]).astype(np.float64)
+    return np.abs(a - b) * search_size

@@ -1,0 +1,207 @@
+"""ONNX export of the inference forward, with static shapes, cached per weights and depth.
+
+Two graphs per model: ``first`` (245 template tokens: the first tracked frame, nothing pruned
+yet, 445 tokens in all) and ``steady`` (197 template tokens: 4 x 37 + 49, 397 in all). Both wrap
+``backends.token_forward.TokenForward``:
+
+    inputs   template_tokens (Nz, 192) float32   cached template embeddings + slot identity,
+                                                 pruned tokens dropped, slot order
+             search          (1, 3, 224, 224) float32, normalised search crop
+    outputs  logits          (4, 605) float32
+             slot4_score     (49,) float32       sparsification score of the slot-4 template
+
+Each file carries its description in ONNX ``metadata_props`` (``fartrack.*`` keys): the model
+config (JSON), the weights hash, the graph kind and token count, the precision. ``int8`` graphs
+are the fp32 graphs with their linear layers dynamically quantised (onnxruntime.quantization).
+
+Exported files are cached: ``cached_graph_paths`` looks in ``cache_dir()`` (``$FARTRACK_CACHE``
+or ``$XDG_CACHE_HOME/fartrack_ros/onnx`` or ``~/.cache/fartrack_ros/onnx``) under a name built
+from the weights hash, so a second tracker on the same weights starts without exporting.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from ..config import ModelConfig, config_from_dict, config_to_dict
+from ..model.fartrack import FARTrack
+from .backends.token_forward import TokenForward
+
+EXPORT_VERSION = "1"          # bump when the graph's inputs, outputs or maths change
+OPSET = 17
+INPUT_NAMES = ("template_tokens", "search")
+OUTPUT_NAMES = ("logits", "slot4_score")
+PRECISIONS = ("fp32", "int8")
+META_PREFIX = "fartrack."
+
+
+def graph_token_counts(cfg: ModelConfig) -> dict[str, int]:
+    """Template tokens of the two static graphs: all 5x49, and 4 pruned slots + slot 4."""
+    full = cfg.template_tokens
+    kept = full - int(full * 0.25)
+    return {"first": cfg.num_templates * full, "steady": (cfg.num_templates - 1) * kept + full}
+
+
+def weights_hash(model: FARTrack) -> str:
+    """sha256 (first 16 hex digits) of the model's tensors and config, depth included."""
+    h = hashlib.sha256()
+    h.update(json.dumps(config_to_dict(model.cfg), sort_keys=True).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().to("cpu").contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def cache_dir() -> Path:
+    if os.environ.get("FARTRACK_CACHE"):
+        return Path(os.environ["FARTRACK_CACHE"]) / "onnx"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "fartrack_ros" / "onnx"
+
+
+def graph_file_name(model: FARTrack, kind: str, precision: str = "fp32",
+                    digest: Optional[str] = None) -> str:
+    cfg = model.cfg
+    digest = digest or weights_hash(model)
+    return f"fartrack-{cfg.stage}-d{cfg.depth}-{digest}-v{EXPORT_VERSION}-{kind}-{precision}.onnx"
+
+
+def _check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r} is not one of {PRECISIONS}")
+
+
+def export_graph(model: FARTrack, path: str | Path, kind: str, digest: Optional[str] = None) -> Path:
+    """Export the fp32 ``kind`` graph ("first" / "steady") of ``model`` to ``path``."""
+    import onnx
+
+    counts = graph_token_counts(model.cfg)
+    if kind not in counts:
+        raise ValueError(f"graph kind {kind!r} is not one of {sorted(counts)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cfg = model.cfg
+    wrapper = TokenForward(model.to("cpu").eval()).eval()
+    z = torch.zeros(counts[kind], cfg.embed_dim)
+    search = torch.zeros(1, 3, cfg.search_size, cfg.search_size)
+    tmp = path.with_name(path.name + ".tmp")
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")       # the TorchScript exporter's deprecation notices
+        torch.onnx.export(wrapper, (z, search), str(tmp), dynamo=False, opset_version=OPSET,
+                          input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
+                          do_constant_folding=True)
+    graph = onnx.load(str(tmp))
+    _set_metadata(graph, {
+        "format": "fartrack_ros", "export_version": EXPORT_VERSION,
+        "model_config": json.dumps(config_to_dict(cfg), sort_keys=True),
+        "weights_hash": digest or weights_hash(model), "graph": kind,
+        "template_tokens": str(counts[kind]), "precision": "fp32",
+    })
+    onnx.save(graph, str(tmp))
+    tmp.replace(path)
+    return path
+
+
+def quantize_graph_int8(src: str | Path, dst: str | Path) -> Path:
+    """Dynamic int8 quantisation of the linear layers (weights per channel, activations per
+    tensor at run time); attention products, norms and softmax stay fp32."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    dst = Path(dst)
+    tmp = dst.with_name(dst.name + ".tmp")
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)          # the quantiser's generic advice on the root logger
+    try:
+        quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["Gemm", "MatMul"],
+                         nodes_to_exclude=_attention_matmuls(src))
+    finally:
+        logging.disable(previous)
+    graph = onnx.load(str(tmp))
+    meta = read_metadata(src)
+    meta["precision"] = "int8"
+    _set_metadata(graph, meta)
+    onnx.save(graph, str(tmp))
+    tmp.replace(dst)
+    return dst
+
+
+def _attention_matmuls(path: str | Path) -> list[str]:
+    """MatMul nodes whose inputs are both activations (q k^T, attn v): not quantised."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    weights = {init.name for init in graph.initializer}
+    weights |= {n.output[0] for n in graph.node if n.op_type == "Constant"}
+    return [n.name for n in graph.node
+            if n.op_type == "MatMul" and not any(i in weights for i in n.input)]
+
+
+def _set_metadata(graph, values: dict[str, str]) -> None:
+    keep = [p for p in graph.metadata_props if not p.key.startswith(META_PREFIX)]
+    del graph.metadata_props[:]
+    graph.metadata_props.extend(keep)
+    for key, value in values.items():
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = META_PREFIX + key, str(value)
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The ``fartrack.*`` metadata of an exported file (prefix stripped)."""
+    import onnx
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ONNX file not found: {path}")
+    graph = onnx.load(str(path), load_external_data=False)
+    return {p.key[len(META_PREFIX):]: p.value for p in graph.metadata_props
+            if p.key.startswith(META_PREFIX)}
+
+
+def model_config_of(path: str | Path) -> ModelConfig:
+    """The ModelConfig an exported file was made from."""
+    meta = read_metadata(path)
+    if "model_config" not in meta:
+        raise ValueError(f"{path}: no fartrack.model_config metadata; not exported by fartrack_ros")
+    return config_from_dict(ModelConfig, json.loads(meta["model_config"]))
+
+
+def export_model(model: FARTrack, out_dir: str | Path, precisions=("fp32",)) -> dict[str, Path]:
+    """Export both graphs of ``model`` (and their int8 versions) into ``out_dir``.
+
+    Returns {"first-fp32": path, "steady-fp32": path, ...}. Existing files with the same name
+    (same weights hash, depth and export version) are reused.
+    """
+    for p in precisions:
+        _check_precision(p)
+    out_dir = Path(out_dir)
+    digest = weights_hash(model)
+    paths = {}
+    for kind in graph_token_counts(model.cfg):
+        fp32 = out_dir / graph_file_name(model, kind, "fp32", digest)
+        if not fp32.is_file():
+            export_graph(model, fp32, kind, digest)
+        if "fp32" in precisions:
+            paths[f"{kind}-fp32"] = fp32
+        if "int8" in precisions:
+            int8 = out_dir / graph_file_name(model, kind, "int8", digest)
+            if not int8.is_file():
+                quantize_graph_int8(fp32, int8)
+            paths[f"{kind}-int8"] = int8
+    return paths
+
+
+def cached_graph_paths(model: FARTrack, precision: str = "fp32",
+                       directory: Optional[str | Path] = None) -> dict[str, Path]:
+    """{"first": path, "steady": path} for ``model`` at ``precision``, exporting on first use."""
+    _check_precision(precision)
+    paths = export_model(model, directory or cache_dir(), precisions=(precision,))
+    return {kind: paths[f"{kind}-{precision}"] for kind in graph_token_counts(model.cfg)}
