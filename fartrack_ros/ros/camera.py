@@ -4,7 +4,8 @@ fixed rate with fresh stamps. Runs as its own process for the demo and the node 
     python -m fartrack_ros.ros.camera --video vtest.avi --topic /demo/camera/image_raw
     python -m fartrack_ros.ros.camera --synthetic 640x480 --rate 30 --duration 20 --topic ...
 
-It prints one JSON line at the end: {"published": N, "stamps_ns": [first, last], "rate": Hz}.
+It prints a JSON line when the first frame is out, {"first_frame_stamp_ns": N}, and one at
+the end: {"published": N, "stamps_ns": [first, last], "rate": Hz}.
 The generated scene (``synthetic_frame_bgr``) is a textured square moving over a textured
 background; its true box is ``synthetic_box_xywh``, so tests and benchmarks know the answer.
 """
@@ -100,6 +101,8 @@ def main(argv: Optional[list] = None) -> int:
     p.add_argument("--wait-subscribers", type=int, default=1,
                    help="wait until this many subscribers matched before the first frame")
     p.add_argument("--wait-timeout", type=float, default=60.0)
+    p.add_argument("--settle", type=float, default=0.5,
+                   help="seconds between matching and the first frame")
     args, ros_args = p.parse_known_args(argv)
 
     import rclpy
@@ -122,6 +125,9 @@ def main(argv: Optional[list] = None) -> int:
                   f"{args.wait_timeout} s", file=sys.stderr)
             return 3
         time.sleep(0.05)
+    # Matching is seen here before the subscribers have matched this publisher in turn; a
+    # frame sent in between is lost for them.
+    time.sleep(args.settle)
 
     period = 1.0 / rate
     published, first_ns, last_ns = 0, 0, 0
@@ -142,11 +148,17 @@ def main(argv: Optional[list] = None) -> int:
                                        Header(stamp=now.to_msg(), frame_id=args.frame_id))
             publisher.publish(msg)
             last_ns = now.nanoseconds
-            first_ns = first_ns or last_ns
+            if not first_ns:                  # tells a waiting client which stamp frame 0 has
+                first_ns = last_ns
+                print(json.dumps({"first_frame_stamp_ns": first_ns}), flush=True)
             published += 1
     except KeyboardInterrupt:
         pass
     elapsed = time.monotonic() - start
+    # Let the last frames reach the subscribers before this process (and its transport) ends.
+    from rclpy.duration import Duration
+    publisher.wait_for_all_acked(Duration(seconds=2.0))
+    time.sleep(0.3)
     print(json.dumps({"published": published, "stamps_ns": [first_ns, last_ns],
                       "rate": round(published / elapsed, 2) if elapsed > 0 else 0.0}), flush=True)
     node.destroy_node()

@@ -35,8 +35,9 @@ class Received:
 class TrackerClient:
     def __init__(self, node_fqn: str, image_topic: Optional[str] = None,
                  domain_id: Optional[int] = None, client_name: str = "fartrack_client",
-                 subscribe_debug_image: bool = False) -> None:
-        """``node_fqn``: the node's full name, e.g. ``/demo/fartrack_node``."""
+                 subscribe_debug_image: bool = False, extra_subscriptions: tuple = ()) -> None:
+        """``node_fqn``: the node's full name, e.g. ``/demo/fartrack_node``.
+        ``extra_subscriptions``: (type, topic, callback, qos) created before spinning starts."""
         self.node_fqn = node_fqn.rstrip("/")
         self.context = Context()
         rclpy.init(context=self.context, domain_id=domain_id)
@@ -53,6 +54,8 @@ class TrackerClient:
         if subscribe_debug_image:
             self.node.create_subscription(Image, f"{self.node_fqn}/debug_image",
                                           self._store("debug_images"), 10)
+        for msg_type, topic, callback, qos in extra_subscriptions:
+            self.node.create_subscription(msg_type, topic, callback, qos)
         self._set_target = self.node.create_client(SetTarget, f"{self.node_fqn}/set_target")
         self._stop = self.node.create_client(Trigger, f"{self.node_fqn}/stop")
         self.image_publisher = None
@@ -72,6 +75,9 @@ class TrackerClient:
             self.executor.spin()
         except (ExternalShutdownException, rclpy.executors.ShutdownException):
             pass
+        except Exception as exc:      # a dead spinner would look like a silent node
+            self.node.get_logger().error(f"client executor stopped: {exc!r}")
+            raise
 
     def _store(self, kind: str):
         def callback(msg) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -111,6 +112,7 @@ class FarTrackNode(Node):
         self._rate = RateMeter()
         self._latency = LatencyWindow()
         self._last_status_ns = 0
+        self._processing_ms = 0.0
         self._status_lock = threading.Lock()
 
         self._load_initial_tracker(p)
@@ -355,6 +357,7 @@ class FarTrackNode(Node):
         self.get_logger().warning(message, throttle_duration_sec=1.0)
 
     def _process_frame(self, frame: ReceivedFrame) -> None:
+        started = time.perf_counter()
         header = frame.message.header
         try:
             rgb = self._decode(frame.message)
@@ -391,6 +394,7 @@ class FarTrackNode(Node):
         self._rate.tick(now_ns)
         self._processed += 1
         self._last_header = header
+        self._processing_ms = (time.perf_counter() - started) * 1e3
         self._publish_status(now_ns)
         if self._debug_enabled and self._debug_pub.get_subscription_count() > 0:
             bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
@@ -415,6 +419,7 @@ class FarTrackNode(Node):
                               frames_dropped=dropped, frames_rejected=self._rejected,
                               processed_fps=float(self._rate.rate()),
                               latency_ms=float(self._latency.last_ms),
+                              processing_ms=float(self._processing_ms),
                               last_error=self._model_error or self._last_error)
             if name in (TRACKING, LOST):
                 msg.track_id = self._track_id

@@ -1,0 +1,63 @@
+"""`fartrack bench-node`: images from a second process into the running node at a fixed rate;
+one JSON object with what the node kept up with.
+
+The camera process publishes the generated scene (fartrack_ros.ros.camera.SyntheticScene) for
+``duration`` seconds; the target is set on its first frame through the service; this process
+only collects the node's detections and status. Latency = image stamp -> detections received
+here; ``node_latency_ms_*`` is the node's own figure (stamp -> publish, last 100 frames).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+from .camera import SyntheticScene, parse_size
+from .session import NodeSession, find_config_file, stream_figures
+
+
+def run_bench(size: str, rate: float, duration: float, node_parameters: dict,
+              params_file: Optional[str], output: Path) -> dict:
+    size_wh = parse_size(size)
+    if rate <= 0 or duration <= 0:
+        raise ValueError(f"rate and duration must be > 0, got {rate} Hz, {duration} s")
+    params_path = Path(params_file) if params_file else find_config_file("cpu_drone.yaml")
+    with NodeSession(Path(output), namespace="/fartrack_bench") as session:
+        session.start_node(params_path, {"debug_image": False, **node_parameters})
+        client = session.client
+        session.start_camera(["--synthetic", size, "--rate", str(rate),
+                              "--duration", str(duration)])
+        first_stamp = session.first_frame_stamp_ns()
+        response = client.set_target(SyntheticScene(size_wh).box_xywh(0), stamp_ns=first_stamp)
+        if not response.success:
+            raise RuntimeError(f"set_target failed: {response.message}")
+        camera = session.wait_camera(timeout=duration * 2 + 60)
+        last_stamp = camera["stamps_ns"][1]
+        client.wait_for(lambda: last_stamp in client.detections_by_stamp(), 5.0)
+        detections = [(r.message.header.stamp.sec * 1_000_000_000 + r.message.header.stamp.nanosec,
+                       r.received_ns) for r in client.snapshot("detections")]
+        statuses = [r.message for r in client.snapshot("statuses")]
+    status = statuses[-1]
+    processing = sorted(s.processing_ms for s in statuses if s.processing_ms > 0)
+    figures = stream_figures(camera, detections)
+    return {
+        **{k: figures[k] for k in ("input_fps", "processed_fps", "dropped", "latency_ms_p50",
+                                    "latency_ms_p95")},
+        "published": figures["published"],
+        "processed": figures["processed"],
+        "node_dropped_in_slot": status.frames_dropped,
+        "node_never_received": figures["published"] - status.frames_received,
+        "node_latency_ms_p50": round(status.latency_ms_p50, 2),
+        "node_latency_ms_p95": round(status.latency_ms_p95, 2),
+        "processing_ms_median": round(processing[len(processing) // 2], 2) if processing else None,
+        "size": f"{size_wh[0]}x{size_wh[1]}",
+        "rate": rate,
+        "duration_s": duration,
+        "initialized_on_first_frame": response.initialized_on_stamped_frame,
+        "parameters": {"params_file": str(params_path), **node_parameters},
+    }
+
+
+def write_bench_result(result: dict, output: Path) -> None:
+    Path(output).mkdir(parents=True, exist_ok=True)
+    (Path(output) / "bench_node.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -1,0 +1,168 @@
+"""Run fartrack_node and the camera stand-in as separate processes and talk to the node from
+this one: the common part of `fartrack demo` and `fartrack bench-node`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+from .client import TrackerClient
+from .stats import percentiles_ms
+
+
+def repository_root() -> Optional[Path]:
+    """The source checkout this module runs from, if it is one (it has config/ and launch/)."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "config").is_dir() and (root / "package.xml").is_file() else None
+
+
+def find_config_file(name: str) -> Path:
+    """config/<name> of the checkout, else of the installed ROS package (share/fartrack_ros)."""
+    root = repository_root()
+    candidates = [root / "config" / name] if root else []
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        candidates.append(Path(get_package_share_directory("fartrack_ros")) / "config" / name)
+    except (LookupError, OSError, ValueError):
+        pass
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"parameter file {name!r} not found in {[str(c) for c in candidates]}")
+
+
+def prepare_ros_environment(log_dir: Path) -> int:
+    """DDS settings for this process and its children (../shared/ros2-pip-wheels.md); returns
+    the domain id (the environment's, else a random one so that other runs stay apart)."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("ROS_LOG_DIR", str(log_dir))
+    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
+    os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(100, 199)))
+    return int(os.environ["ROS_DOMAIN_ID"])
+
+
+class NodeSession:
+    """The node process, the camera process and a client, cleaned up by ``close``."""
+
+    def __init__(self, output_dir: Path, namespace: str = "/fartrack_demo") -> None:
+        self.output_dir = Path(output_dir)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.namespace = namespace
+        self.node_fqn = f"{namespace}/fartrack_node"
+        self.camera_topic = f"{namespace}/camera/image_raw"
+        self.domain_id = prepare_ros_environment(self.output_dir / "ros_log")
+        self.node: Optional[subprocess.Popen] = None
+        self.camera: Optional[subprocess.Popen] = None
+        self.client: Optional[TrackerClient] = None
+        self._logs = []
+
+    def _spawn(self, args: list, log_name: str, stdout=None) -> subprocess.Popen:
+        log = open(self.output_dir / log_name, "wb")
+        self._logs.append(log)
+        return subprocess.Popen(args, stdout=stdout or log, stderr=log)
+
+    def start_node(self, params_file: Optional[Path], parameters: dict,
+                   timeout: float = 120.0, extra_subscriptions: tuple = ()) -> None:
+        args = [sys.executable, "-m", "fartrack_ros.ros.node", "--ros-args",
+                "-r", f"__ns:={self.namespace}", "-r", f"image:={self.camera_topic}"]
+        if params_file:
+            args += ["--params-file", str(params_file)]
+        for name, value in parameters.items():       # after the file: these win
+            args += ["-p", f"{name}:={value}"]
+        self.node = self._spawn(args, "node.log")
+        self.client = TrackerClient(self.node_fqn, domain_id=self.domain_id,
+                                    client_name="fartrack_session",
+                                    extra_subscriptions=extra_subscriptions)
+        deadline = time.monotonic() + timeout
+        while not self.client.wait_for_node(0.5):
+            if self.node.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"fartrack_node did not start (exit code {self.node.poll()}); "
+                                   f"see {self.output_dir / 'node.log'}:\n{self.node_log_tail()}")
+        status_seen = self.client.wait_for(lambda: self.client.latest_status() is not None, 5.0)
+        if status_seen and self.client.latest_status().state_name == "error":
+            raise RuntimeError(f"fartrack_node: {self.client.latest_status().last_error}")
+
+    def node_log_tail(self, lines: int = 15) -> str:
+        for log in self._logs:
+            log.flush()
+        text = (self.output_dir / "node.log").read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def start_camera(self, source_args: list, wait_subscribers: int = 1) -> None:
+        args = [sys.executable, "-m", "fartrack_ros.ros.camera", *source_args,
+                "--topic", self.camera_topic, "--wait-subscribers", str(wait_subscribers)]
+        self.camera = self._spawn(args, "camera.log", stdout=subprocess.PIPE)
+
+    def first_frame_stamp_ns(self, timeout: float = 60.0) -> int:
+        """Stamp of the camera's first frame (the camera prints it once it is out)."""
+        ready, _, _ = select.select([self.camera.stdout], [], [], timeout)
+        line = self.camera.stdout.readline() if ready else b""
+        if not line:
+            raise RuntimeError(f"the camera published no frame within {timeout} s; see "
+                               f"{self.output_dir / 'camera.log'}")
+        return int(json.loads(line)["first_frame_stamp_ns"])
+
+    def wait_camera(self, timeout: float) -> dict:
+        """Wait for the camera process to finish; its JSON summary."""
+        try:
+            out, _ = self.camera.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.camera.send_signal(signal.SIGINT)
+            out, _ = self.camera.communicate(timeout=10)
+        lines = out.decode().strip().splitlines()
+        if self.camera.returncode != 0 or not lines:
+            log = (self.output_dir / "camera.log").read_text(errors="replace")
+            raise RuntimeError(f"camera process failed ({self.camera.returncode}): {log[-2000:]}")
+        return json.loads(lines[-1])
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        for process in (self.camera, self.node):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(5)
+        for log in self._logs:
+            log.close()
+
+    def __enter__(self) -> "NodeSession":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def stream_figures(camera: dict, detections: list) -> dict:
+    """Figures of one run from the client's view.
+
+    ``camera``: the camera process's summary (published, stamps_ns = [first, last], rate);
+    ``detections``: (image stamp ns, received ns) of every Detection2DArray received. Latency =
+    image stamp -> detections received by the client (one DDS hop more than the node's figure).
+    """
+    published, stamps_ns = camera["published"], camera["stamps_ns"]
+    first, last = stamps_ns
+    ours = [(s, r) for s, r in detections if first <= s <= last]
+    latencies = [(r - s) / 1e6 for s, r in ours]
+    p50, p95 = percentiles_ms(latencies)
+    span_s = (max(s for s, _ in ours) - min(s for s, _ in ours)) / 1e9 if len(ours) > 1 else 0.0
+    return {
+        "input_fps": camera["rate"],
+        "processed_fps": round((len(ours) - 1) / span_s, 2) if span_s > 0 else 0.0,
+        "published": published,
+        "processed": len(ours),
+        "dropped": published - len(ours),
+        "latency_ms_p50": round(p50, 2) if p50 is not None else None,
+        "latency_ms_p95": round(p95, 2) if p95 is not None else None,
+    }
