@@ -1,0 +1,153 @@
+"""Where a training run's weights start.
+
+* :func:`load_previous_stage`: a checkpoint of an earlier stage (own ``.safetensors`` or an
+  official ``.pth.tar``), mapped to this stage's layout with the checkpoint module's explicit
+  key map (frame/distill -> sparse copies ``normK`` into ``masknormK.norm``, spec 8.4). Loading
+  is strict: every tensor must match.
+* :func:`load_vit_pretrained`: an MAE / ViT-Tiny file for a fresh stage 1 (spec 8.1): the
+  12 ViT blocks, blocks 9-11 copied again into ``extension.0-2``, the patch embedding, the final
+  norm, and the 14x14 positional table (cls entry dropped) resized bicubically to 7x7 for the
+  template tables and kept at 14x14 for the search. Everything else keeps its fresh value.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..model.checkpoint import (CheckpointError, check_state_dict, load_weights,
+                                official_to_stage)
+from ..model.fartrack import FARTrack
+
+# prefixes that MAE / timm / DeiT / training wrappers put before the ViT's own names
+_WRAPPER_PREFIXES = ("module.", "model.", "encoder.", "backbone.")
+_CONTAINERS = ("model", "state_dict", "net", "module")
+
+
+def load_previous_stage(model: FARTrack, path: str | Path) -> dict:
+    """Load an earlier stage's weights into ``model`` (strict); returns the file's metadata."""
+    state, cfg, meta = load_weights(path)
+    if cfg.stage != model.cfg.stage:
+        state = official_to_stage(state, cfg.stage, model.cfg.stage)
+    check_state_dict(model, state, str(path))
+    model.load_state_dict(state, strict=True)
+    model.renorm_command_embeddings_()
+    return meta
+
+
+def read_tensor_file(path: str | Path) -> dict[str, torch.Tensor]:
+    """A flat name -> tensor dict from a .safetensors or a torch file (read with weights_only)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"pretrained weights not found: {path}")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+        return load_file(str(path))
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means: not a plain weights file
+        raise CheckpointError(f"{path}: not a plain PyTorch weights file (only tensors and "
+                              f"containers are read, nothing is executed): {exc}") from None
+    for _ in range(3):                                   # unwrap {'model': {...}} and friends
+        if isinstance(obj, dict) and not any(isinstance(v, torch.Tensor) for v in obj.values()):
+            inner = next((obj[k] for k in _CONTAINERS if isinstance(obj.get(k), dict)), None)
+            if inner is None:
+                break
+            obj = inner
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: expected a state dict, found {type(obj).__name__}")
+    return {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+
+
+def strip_wrapper_prefixes(name: str) -> str:
+    changed = True
+    while changed:
+        changed = False
+        for p in _WRAPPER_PREFIXES:
+            if name.startswith(p):
+                name = name[len(p):]
+                changed = True
+    return name
+
+
+def resize_pos_embed_grid(table: torch.Tensor, grid: int) -> torch.Tensor:
+    """(1, N, D) square positional table (no cls entry) -> (1, grid*grid, D), bicubic."""
+    n, d = table.shape[1], table.shape[2]
+    side = int(round(n ** 0.5))
+    if side * side != n:
+        raise ValueError(f"positional table of {n} entries is not a square grid")
+    if side == grid:
+        return table.clone()
+    x = table.reshape(1, side, side, d).permute(0, 3, 1, 2)
+    x = F.interpolate(x.float(), size=(grid, grid), mode="bicubic", align_corners=False)
+    return x.permute(0, 2, 3, 1).reshape(1, grid * grid, d).to(table.dtype)
+
+
+def vit_state_for(model: FARTrack, vit: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Map ViT names (timm / MAE) to FARTrack parameter names (spec 8.1)."""
+    cfg = model.cfg
+    vit = {strip_wrapper_prefixes(k): v for k, v in vit.items()}
+    out: dict[str, torch.Tensor] = {}
+    block_re = re.compile(r"^blocks\.(\d+)\.(.+)$")
+    sparse = cfg.stage == "sparse"
+    for name, tensor in vit.items():
+        m = block_re.match(name)
+        if m:
+            i, rest = int(m.group(1)), m.group(2)
+            if i >= cfg.num_blocks:
+                continue
+            targets = [f"backbone.blocks.{i}.{rest}"]
+            first_copied = cfg.num_blocks - cfg.num_extension      # blocks 9..11 -> extension 0..2
+            if i >= first_copied:
+                targets.append(f"backbone.extension.{i - first_copied}.{rest}")
+            for t in targets:
+                out[t] = tensor.clone()
+                if sparse and rest.split(".")[0] in ("norm1", "norm2"):
+                    out[t.replace(f".{rest.split('.')[0]}.", f".mask{rest.split('.')[0]}.norm.")] = tensor.clone()
+        elif name.startswith("patch_embed.proj.") or name in ("norm.weight", "norm.bias", "cls_token"):
+            out[f"backbone.{name}"] = tensor
+    if "pos_embed" in vit:
+        table = vit["pos_embed"]
+        if table.shape[1] == cfg.search_tokens + 1:
+            out["backbone.pos_embed"] = table
+        grid_table = table[:, 1:] if int(round((table.shape[1] - 1) ** 0.5)) ** 2 == table.shape[1] - 1 else table
+        z = resize_pos_embed_grid(grid_table, int(round(cfg.template_tokens ** 0.5)))
+        out["backbone.pos_embed_z0"] = z
+        out["backbone.pos_embed_z1"] = z.clone()
+        if sparse:
+            out["backbone.pos_embed_z"] = z.clone()
+        out["backbone.pos_embed_x"] = resize_pos_embed_grid(grid_table, int(round(cfg.search_tokens ** 0.5)))
+    return out
+
+
+def load_vit_pretrained(model: FARTrack, path: str | Path) -> dict:
+    """Initialise ``model`` from an MAE / ViT-Tiny file. Returns {"loaded": n, "ignored": [...]}.
+
+    Raises CheckpointError when nothing matches or shapes differ (e.g. a ViT-Small file).
+    """
+    vit = read_tensor_file(path)
+    mapped = vit_state_for(model, vit)
+    own = model.state_dict()
+    wrong = [f"{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+             for k, v in mapped.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if wrong:
+        raise CheckpointError(f"{path}: pretrained ViT does not fit the model: {wrong[:6]}")
+    usable = {k: v for k, v in mapped.items() if k in own}
+    blocks = sum(1 for k in usable if ".attn.qkv.weight" in k)
+    if blocks == 0:
+        raise CheckpointError(f"{path}: no ViT block weights found (names like blocks.0.attn.qkv.weight)")
+    with torch.no_grad():
+        for k, v in usable.items():
+            own[k].copy_(v.to(own[k].dtype))
+    model.renorm_command_embeddings_()
+    used_sources = {strip_wrapper_prefixes(k) for k in vit}
+    ignored = sorted(k for k in used_sources
+                     if not (k.startswith(("blocks.", "patch_embed.proj.")) or k in
+                             ("norm.weight", "norm.bias", "cls_token", "pos_embed")))
+    return {"loaded": len(usable), "blocks": blocks, "ignored": ignored}
+
+
+__all__ = ["load_previous_stage", "load_vit_pretrained", "read_tensor_file", "vit_state_for",
+           "resize_pos_embed_grid"]
