@@ -151,6 +151,29 @@ def check_state_dict(model: torch.nn.Module, state: dict, source: str) -> None:
         raise CheckpointError(f"{source}: state dict does not match the model: " + "; ".join(parts))
 
 
+# The official ``finetune_track`` wraps ONE interpolated tensor in several Parameters
+# (``pos_embed_z``, ``pos_embed_z0``, ``pos_embed_z1``; the frame / distill layouts have only z0 and
+# z1), so they share storage. Loading a state dict copies each entry into that same memory in
+# registration order and the last one, ``pos_embed_z1``, is what the forward then reads as
+# ``pos_embed_z0``. Files saved by the official training hold equal tensors; a file whose entries
+# differ must still behave as in the official tracker.
+ALIASED_TEMPLATE_POS_EMBEDS = ("backbone.pos_embed_z", "backbone.pos_embed_z0",
+                               "backbone.pos_embed_z1")
+
+
+def tie_template_pos_embeds(state: dict) -> dict:
+    """Official state dict -> the values the official model holds after loading it: every
+    aliased template positional embedding equals ``pos_embed_z1`` (the last one loaded)."""
+    last = state.get(ALIASED_TEMPLATE_POS_EMBEDS[-1])
+    if last is None:                 # check_state_dict reports the missing key
+        return state
+    out = dict(state)
+    for name in ALIASED_TEMPLATE_POS_EMBEDS[:-1]:
+        if name in out:
+            out[name] = last.clone()
+    return out
+
+
 def official_to_stage(state: dict, source_stage: str, target_stage: str) -> dict:
     """Explicit key map between official layouts.
 
@@ -250,6 +273,7 @@ def load_weights(path: str | Path) -> tuple[dict, ModelConfig, dict]:
     bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise CheckpointError(f"{path}: non-tensor entries in 'net': {bad[:5]}")
+    state = tie_template_pos_embeds(state)
     meta = {"source": str(path), "net_type": ckpt.get("net_type"), "epoch": ckpt.get("epoch")}
     return state, ModelConfig(stage=stage), meta
 
