@@ -2,7 +2,8 @@
 """Frames/s of full ``track()`` per backend and variant, as ratios to ``reference`` (one run).
 
 The machine is shared and noisy, so backends are timed in interleaved rounds (each round times
-``--frames`` frames of every backend in turn) and the median round counts. The weights' values do
+``--frames`` frames of every backend in turn, plus a matmul rate measurement) and the median
+round counts. Each backend lives in its own process so thread pools never compete. The weights' values do
 not change speed: without ``--weights`` a random sparse model is used. Also reports the measured
 fp32 matmul GFLOP/s and each backend's share of the fp32 bound (matmul GFLOP/s / GFLOP per frame).
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -29,31 +31,64 @@ from fartrack_ros.runtime.backends.cost import forward_gflop, matmul_gflops  # n
 from fartrack_ros.runtime.tracker import build_tracker  # noqa: E402
 
 
-def time_frames(tracker, frames, start: int, count: int) -> float:
+def time_frames(tracker, frames, start: int, count: int, clock=time.perf_counter) -> float:
     """Seconds per track() over frames[start:start+count] (cycled)."""
-    t0 = time.perf_counter()
+    t0 = clock()
     for i in range(count):
         tracker.track(frames[(start + i) % len(frames)])
-    return (time.perf_counter() - t0) / count
+    return (clock() - t0) / count
+
+
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def worker(conn, weights: str, variant: str, backend: str, threads: int, warmup: int,
+           clock: str) -> None:
+    """One backend in its own process (its thread pools cannot disturb the others'); times
+    ``count`` frames whenever the parent asks, idle (blocked on the pipe) otherwise."""
+    torch.set_num_threads(threads)
+    frames, box = synthetic_sequence(32, seed=1)
+    tracker = build_tracker(TrackerConfig(weights=weights, variant=variant, backend=backend,
+                                          device="cpu", threads=threads))
+    tracker.initialize(frames[0], box)
+    time_frames(tracker, frames, 1, warmup)
+    conn.send("ready")
+    start = 1 + warmup
+    while True:
+        count = conn.recv()
+        if count is None:
+            return
+        conn.send(time_frames(tracker, frames, start, count, CLOCKS[clock]))
+        start += count
 
 
 def bench_variant(weights: Path, variant: str, backends: list[str], threads: int, rounds: int,
-                  frames_per_round: int, warmup: int) -> dict:
-    frames, box = synthetic_sequence(max(frames_per_round, 16), seed=1)
-    trackers = {}
+                  frames_per_round: int, warmup: int, clock: str) -> dict:
+    ctx = multiprocessing.get_context("spawn")
+    workers = {}
     for name in backends:
-        tracker = build_tracker(TrackerConfig(weights=str(weights), variant=variant, backend=name,
-                                              device="cpu", threads=threads))
-        tracker.initialize(frames[0], box)
-        time_frames(tracker, frames, 1, warmup)
-        trackers[name] = tracker
-    times = {name: [] for name in backends}
-    for r in range(rounds):
-        for name, tracker in trackers.items():
-            times[name].append(time_frames(tracker, frames, 1 + warmup + r * frames_per_round,
-                                           frames_per_round))
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=worker, args=(child, str(weights), variant, name, threads, warmup,
+                                                    clock))
+        proc.start()
+        workers[name] = (proc, parent)
+    try:
+        for name, (_, conn) in workers.items():
+            if conn.recv() != "ready":
+                raise RuntimeError(f"backend {name} failed to start")
+        matmul, times = [], {name: [] for name in backends}
+        for _ in range(rounds):
+            matmul.append(matmul_gflops(seconds=0.2))
+            for name, (_, conn) in workers.items():
+                conn.send(frames_per_round)
+                times[name].append(conn.recv())
+    finally:
+        for proc, conn in workers.values():
+            conn.send(None)
+            proc.join(timeout=30)
     ms = {name: 1000 * statistics.median(v) for name, v in times.items()}
-    return {"ms_per_frame": ms, "fps": {k: 1000 / v for k, v in ms.items()}}
+    return {"ms_per_frame": ms, "fps": {k: 1000 / v for k, v in ms.items()},
+            "matmul_gflops": statistics.median(matmul)}
 
 
 def main() -> int:
@@ -65,22 +100,26 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--frames", type=int, default=20, help="frames per round")
     p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                   help="wall time (default), or process CPU time: with --threads 1 a robust "
+                        "proxy on a busy machine (it does not count time the process waited)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         weights = Path(args.weights) if args.weights else save_random_weights(Path(tmp) / "random.safetensors")
-        gflops = matmul_gflops()
-        report = {"threads": args.threads, "matmul_gflops": round(gflops, 1), "variants": {}}
+        report = {"threads": args.threads, "clock": args.clock, "variants": {}}
         for variant in args.variants:
             res = bench_variant(weights, variant, args.backends, args.threads, args.rounds,
-                                args.frames, args.warmup)
+                                args.frames, args.warmup, args.clock)
             depth = depth_for_variant(variant)
+            gflops = res["matmul_gflops"]
             steady = forward_gflop(depth, tokens=397)
             bound_fps = gflops / steady
             ref = res["fps"].get("reference")
             report["variants"][variant] = {
                 "ms_per_frame": {k: round(v, 2) for k, v in res["ms_per_frame"].items()},
                 "ratio_vs_reference": {k: round(v / ref, 2) for k, v in res["fps"].items()} if ref else None,
+                "matmul_gflops": round(gflops, 1),
                 "gflop_per_frame_397": round(steady, 3),
                 "fp32_bound_fps": round(bound_fps, 1),
                 "share_of_fp32_bound": {k: round(v / bound_fps, 2) for k, v in res["fps"].items()},

@@ -1,14 +1,18 @@
 """ONNX export of the inference forward, with static shapes, cached per weights and depth.
 
-Two graphs per model: ``first`` (245 template tokens: the first tracked frame, nothing pruned
-yet, 445 tokens in all) and ``steady`` (197 template tokens: 4 x 37 + 49, 397 in all). Both wrap
-``backends.token_forward.TokenForward``:
+Two forward graphs per model: ``first`` (245 template tokens: the first tracked frame, nothing
+pruned yet, 445 tokens in all) and ``steady`` (197 template tokens: 4 x 37 + 49, 397 in all).
+Both wrap ``backends.token_forward.TokenForward``:
 
     inputs   template_tokens (Nz, 192) float32   cached template embeddings + slot identity,
                                                  pruned tokens dropped, slot order
              search          (1, 3, 224, 224) float32, normalised search crop
     outputs  logits          (4, 605) float32
              slot4_score     (49,) float32       sparsification score of the slot-4 template
+
+A third, small graph ``template`` (``TemplateEmbed``: normalised template crop (1, 3, 112, 112)
+-> ``template_embedding`` (49, 192)) embeds each template crop once, so the onnxruntime backends
+run all their arithmetic in ONNX Runtime's thread pool.
 
 Each file carries its description in ONNX ``metadata_props`` (``fartrack.*`` keys): the model
 config (JSON), the weights hash, the graph kind and token count, the precision. ``int8`` graphs
@@ -24,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -32,12 +37,13 @@ import torch
 
 from ..config import ModelConfig, config_from_dict, config_to_dict
 from ..model.fartrack import FARTrack
-from .backends.token_forward import TokenForward
+from .backends.token_forward import TemplateEmbed, TokenForward
 
 EXPORT_VERSION = "1"          # bump when the graph's inputs, outputs or maths change
 OPSET = 17
 INPUT_NAMES = ("template_tokens", "search")
 OUTPUT_NAMES = ("logits", "slot4_score")
+TEMPLATE_GRAPH = "template"
 PRECISIONS = ("fp32", "int8")
 META_PREFIX = "fartrack."
 
@@ -78,31 +84,41 @@ def _check_precision(precision: str) -> None:
         raise ValueError(f"precision {precision!r} is not one of {PRECISIONS}")
 
 
+def graph_kinds(cfg: ModelConfig) -> list[str]:
+    return [*graph_token_counts(cfg), TEMPLATE_GRAPH]
+
+
 def export_graph(model: FARTrack, path: str | Path, kind: str, digest: Optional[str] = None) -> Path:
-    """Export the fp32 ``kind`` graph ("first" / "steady") of ``model`` to ``path``."""
+    """Export the fp32 ``kind`` graph ("first" / "steady" / "template") of ``model`` to ``path``."""
     import onnx
 
-    counts = graph_token_counts(model.cfg)
-    if kind not in counts:
-        raise ValueError(f"graph kind {kind!r} is not one of {sorted(counts)}")
+    cfg = model.cfg
+    counts = graph_token_counts(cfg)
+    if kind not in graph_kinds(cfg):
+        raise ValueError(f"graph kind {kind!r} is not one of {graph_kinds(cfg)}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    cfg = model.cfg
-    wrapper = TokenForward(model.to("cpu").eval()).eval()
-    z = torch.zeros(counts[kind], cfg.embed_dim)
-    search = torch.zeros(1, 3, cfg.search_size, cfg.search_size)
+    model = model.to("cpu").eval()
+    if kind == TEMPLATE_GRAPH:
+        wrapper = TemplateEmbed(model).eval()
+        args = (torch.zeros(1, 3, cfg.template_size, cfg.template_size),)
+        names = (["template"], ["template_embedding"])
+    else:
+        wrapper = TokenForward(model).eval()
+        args = (torch.zeros(counts[kind], cfg.embed_dim),
+                torch.zeros(1, 3, cfg.search_size, cfg.search_size))
+        names = (list(INPUT_NAMES), list(OUTPUT_NAMES))
     tmp = path.with_name(path.name + ".tmp")
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")       # the TorchScript exporter's deprecation notices
-        torch.onnx.export(wrapper, (z, search), str(tmp), dynamo=False, opset_version=OPSET,
-                          input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
-                          do_constant_folding=True)
+        torch.onnx.export(wrapper, args, str(tmp), dynamo=False, opset_version=OPSET,
+                          input_names=names[0], output_names=names[1], do_constant_folding=True)
     graph = onnx.load(str(tmp))
     _set_metadata(graph, {
         "format": "fartrack_ros", "export_version": EXPORT_VERSION,
         "model_config": json.dumps(config_to_dict(cfg), sort_keys=True),
         "weights_hash": digest or weights_hash(model), "graph": kind,
-        "template_tokens": str(counts[kind]), "precision": "fp32",
+        "template_tokens": str(counts.get(kind, cfg.template_tokens)), "precision": "fp32",
     })
     onnx.save(graph, str(tmp))
     tmp.replace(path)
@@ -175,23 +191,24 @@ def model_config_of(path: str | Path) -> ModelConfig:
 
 
 def export_model(model: FARTrack, out_dir: str | Path, precisions=("fp32",)) -> dict[str, Path]:
-    """Export both graphs of ``model`` (and their int8 versions) into ``out_dir``.
+    """Export the graphs of ``model`` (and int8 versions of the forward graphs) into ``out_dir``.
 
-    Returns {"first-fp32": path, "steady-fp32": path, ...}. Existing files with the same name
-    (same weights hash, depth and export version) are reused.
+    Returns {"first-fp32": path, "steady-fp32": path, "template-fp32": path, ...}; the template
+    graph is always fp32. Existing files with the same name (same weights hash, depth and export
+    version) are reused.
     """
     for p in precisions:
         _check_precision(p)
     out_dir = Path(out_dir)
     digest = weights_hash(model)
     paths = {}
-    for kind in graph_token_counts(model.cfg):
+    for kind in graph_kinds(model.cfg):
         fp32 = out_dir / graph_file_name(model, kind, "fp32", digest)
         if not fp32.is_file():
             export_graph(model, fp32, kind, digest)
-        if "fp32" in precisions:
+        if "fp32" in precisions or kind == TEMPLATE_GRAPH:
             paths[f"{kind}-fp32"] = fp32
-        if "int8" in precisions:
+        if "int8" in precisions and kind != TEMPLATE_GRAPH:
             int8 = out_dir / graph_file_name(model, kind, "int8", digest)
             if not int8.is_file():
                 quantize_graph_int8(fp32, int8)
@@ -201,7 +218,21 @@ def export_model(model: FARTrack, out_dir: str | Path, precisions=("fp32",)) -> 
 
 def cached_graph_paths(model: FARTrack, precision: str = "fp32",
                        directory: Optional[str | Path] = None) -> dict[str, Path]:
-    """{"first": path, "steady": path} for ``model`` at ``precision``, exporting on first use."""
+    """{"first": path, "steady": path, "template": path} for ``model`` at ``precision``
+    (the template graph is fp32), exporting on first use.
+
+    Without ``directory`` the user cache is used, or a per-user temporary folder when the
+    cache cannot be written (read-only home on a robot).
+    """
     _check_precision(precision)
-    paths = export_model(model, directory or cache_dir(), precisions=(precision,))
-    return {kind: paths[f"{kind}-{precision}"] for kind in graph_token_counts(model.cfg)}
+    precisions = (precision,)
+    if directory is not None:
+        paths = export_model(model, directory, precisions=precisions)
+    else:
+        try:
+            paths = export_model(model, cache_dir(), precisions=precisions)
+        except OSError:
+            fallback = Path(tempfile.gettempdir()) / f"fartrack_ros-onnx-{os.getuid()}"
+            paths = export_model(model, fallback, precisions=precisions)
+    return {kind: paths[f"{kind}-{precision if kind != TEMPLATE_GRAPH else 'fp32'}"]
+            for kind in graph_kinds(model.cfg)}

@@ -1,11 +1,13 @@
 """Fast backends against the reference backend: same boxes (fp32), export format, inputs."""
+import json
+
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 import torch
 
-from fartrack_ros.config import ModelConfig, TrackerConfig, config_to_dict
+from fartrack_ros.config import ModelConfig, TrackerConfig
 from fartrack_ros.model.checkpoint import build_model, save_weights
 from fartrack_ros.model.fartrack import FARTrack, SEARCH_CENTRE_TOKEN
 from fartrack_ros.runtime import export
@@ -78,7 +80,8 @@ def test_token_forward_equals_model_forward_on_both_token_counts():
 def test_exported_graphs_carry_config_and_static_shapes(weights, tmp_path):
     model = build_model(weights, depth=6)
     paths = export.export_model(model, tmp_path, precisions=("fp32", "int8"))
-    assert sorted(paths) == ["first-fp32", "first-int8", "steady-fp32", "steady-int8"]
+    assert sorted(paths) == ["first-fp32", "first-int8", "steady-fp32", "steady-int8",
+                             "template-fp32"]
     digest = export.weights_hash(model)
     for name, path in paths.items():
         kind, precision = name.split("-")
@@ -86,12 +89,15 @@ def test_exported_graphs_carry_config_and_static_shapes(weights, tmp_path):
         assert meta["weights_hash"] == digest and meta["precision"] == precision
         assert meta["graph"] == kind
         assert export.model_config_of(path) == model.cfg
-        assert config_to_dict(model.cfg)["depth"] == 6
+        assert json.loads(meta["model_config"])["depth"] == 6
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        shapes = ([i.shape for i in session.get_inputs()], [o.shape for o in session.get_outputs()])
+        if kind == "template":
+            assert shapes == ([[1, 3, 112, 112]], [[49, 192]])
+            continue
         n_z = {"first": 245, "steady": 197}[kind]
         assert int(meta["template_tokens"]) == n_z
-        assert [i.shape for i in session.get_inputs()] == [[n_z, 192], [1, 3, 224, 224]]
-        assert [o.shape for o in session.get_outputs()] == [[4, 605], [49]]
+        assert shapes == ([[n_z, 192], [1, 3, 224, 224]], [[4, 605], [49]])
     onnx.checker.check_model(str(paths["steady-fp32"]))
 
 
@@ -105,13 +111,13 @@ def test_export_is_cached_per_weights_and_depth(weights, tmp_path):
     assert set(other.values()).isdisjoint(first.values())
 
 
-def test_cli_export_writes_both_graphs(weights, tmp_path, capsys):
+def test_cli_export_writes_the_graphs(weights, tmp_path, capsys):
     from fartrack_ros.cli import main
 
     assert main(["export", "--weights", weights, "--variant", "pico", "--out", str(tmp_path)]) == 0
     files = sorted(tmp_path.glob("*.onnx"))
-    assert len(files) == 2
-    assert {export.read_metadata(f)["template_tokens"] for f in files} == {"245", "197"}
+    assert len(files) == 3
+    assert {export.read_metadata(f)["graph"] for f in files} == {"first", "steady", "template"}
     assert "197 template tokens" in capsys.readouterr().out
 
 

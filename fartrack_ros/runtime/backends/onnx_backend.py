@@ -2,10 +2,10 @@
 
 Both run the two static graphs of ``fartrack_ros.runtime.export`` (245 template tokens on the
 first tracked frame, 197 afterwards), exported once per weights and depth into the user cache
-(or ``model_dir``). Template embeddings are computed once per template crop in NumPy (a 16x16
-stride-16 convolution is a (49, 768) x (768, D) product); per frame the backend only assembles
-the template tokens and normalises the search crop into reused buffers, and ORT writes into
-preallocated outputs through I/O binding.
+(or ``model_dir``). Template embeddings are computed once per template crop by the small
+``template`` graph; per frame the backend only assembles the template tokens and normalises the
+search crop into reused buffers, and ORT writes into preallocated outputs through I/O binding.
+No NumPy matmul runs per frame: OpenBLAS's own spinning threads would compete with ORT's.
 
 Providers: CUDA when ``device == "cuda"`` and onnxruntime has the CUDA provider, else CPU. The
 CPU session uses torch's intra-op thread count so ``--threads`` means the same for every
@@ -21,10 +21,10 @@ import onnxruntime as ort
 import torch
 
 from ...model.fartrack import FARTrack, prune_lowest
-from ..export import cached_graph_paths, graph_token_counts
+from ..export import TEMPLATE_GRAPH, cached_graph_paths, graph_token_counts
 from . import BackendOutput, InferenceBackend, register_backend
-from .inputs import (NumpyCropNormalizer, TemplateEmbedding, TemplateTokenBuffers,
-                     assemble_template_tokens, template_token_count)
+from .inputs import (NumpyCropNormalizer, TemplateEmbedding, assemble_template_tokens,
+                     template_token_count)
 
 
 def session_options(threads: Optional[int]) -> ort.SessionOptions:
@@ -46,26 +46,16 @@ def providers_for(device: str) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
-class NumpyTemplateEmbedder:
-    """Template crop -> (49, D) float32: patch embedding as one matmul, + ``pos_embed_z0``."""
+class _TemplateGraph:
+    """The template embedding graph: template crop -> (49, D), into a fresh array per template."""
 
-    def __init__(self, model: FARTrack):
-        bb = model.backbone
-        self.patch = model.cfg.patch_size
-        w = bb.patch_embed.proj.weight.detach().cpu().numpy()           # (D, 3, p, p)
-        self.weight_t = np.ascontiguousarray(w.reshape(w.shape[0], -1).T, dtype=np.float32)
-        self.bias = bb.patch_embed.proj.bias.detach().cpu().numpy().astype(np.float32)
-        self.pos = bb.pos_embed_z0[0].detach().cpu().numpy().astype(np.float32)
-        self.normalize = NumpyCropNormalizer(model.cfg.template_size)
+    def __init__(self, path: Path, options: ort.SessionOptions, providers: list[str],
+                 template_size: int):
+        self.session = ort.InferenceSession(str(path), options, providers=providers)
+        self.normalize = NumpyCropNormalizer(template_size)
 
     def __call__(self, crop_rgb: np.ndarray) -> np.ndarray:
-        x = self.normalize(crop_rgb)[0]                                    # (3, S, S)
-        p, g = self.patch, x.shape[-1] // self.patch
-        patches = x.reshape(3, g, p, g, p).transpose(1, 3, 0, 2, 4).reshape(g * g, -1)
-        out = patches @ self.weight_t
-        out += self.bias
-        out += self.pos
-        return out
+        return self.session.run(None, {"template": self.normalize(crop_rgb)})[0]
 
 
 class _Graph:
@@ -114,11 +104,10 @@ class OnnxRuntimeBackend(InferenceBackend):
                                             cfg.embed_dim, cfg.search_size)
                        for kind in counts}
         self.graph_paths = paths
-        self.template_embed = NumpyTemplateEmbedder(model)
+        self.template_embed = _TemplateGraph(paths[TEMPLATE_GRAPH], options, providers,
+                                             cfg.template_size)
         self.slot_identity = model.identity[0, :cfg.num_templates].detach().numpy().copy()
         self.search_input = NumpyCropNormalizer(cfg.search_size)
-        self.fallback = TemplateTokenBuffers(cfg.embed_dim,
-                                             lambda n: np.empty((n, cfg.embed_dim), np.float32))
 
     def prepare_template(self, crop_rgb: np.ndarray) -> TemplateEmbedding:
         return TemplateEmbedding(self.template_embed(crop_rgb))

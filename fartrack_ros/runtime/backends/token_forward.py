@@ -9,6 +9,9 @@ attention output, projection and MLP only for the 4 command rows (and the query 
 centre row, whose attention feeds the sparsification score). That removes most of one block's
 work (about 15 % of Pico's forward) without changing any result beyond fp32 rounding.
 
+``TemplateEmbed`` is the per-template part (patch embedding + ``pos_embed_z0``), run once per
+template crop.
+
 Inputs: ``template_tokens`` (Nz, D): the 5 cached template embeddings with their slot identity
 added and pruned tokens dropped, slot order; the last 49 rows are slot 4. ``search`` (1, 3, 224,
 224): the normalised search crop. Outputs: ``logits`` (4, 605) and ``slot4_score`` (49,): the
@@ -17,11 +20,33 @@ search-centre query's attention to slot 4 summed over the executed blocks and av
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ...model.fartrack import SEARCH_CENTRE_TOKEN, Block, FARTrack
+
+
+_LINEAR_TENSORS = ("qkv_w", "qkv_b", "q_w", "q_b", "kv_w", "kv_b", "proj_w", "proj_b",
+                   "fc1_w", "fc1_b", "fc2_w", "fc2_b")
+
+
+def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """F.linear in the weight's dtype (a no-op cast when the dtypes agree)."""
+    return F.linear(x.to(weight.dtype), weight, bias)
+
+
+def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
+    """(heads, N, hd) -> (heads, N, hd). float32: the fused SDPA kernel; reduced precision on
+    CPU: explicit products in that precision with the softmax in float32 (SDPA's CPU kernel is
+    slower in bfloat16 than in float32)."""
+    if q.dtype == torch.float32 or q.device.type != "cpu":
+        # 4-D inputs: the fused CPU kernel is only chosen for (batch, heads, N, hd)
+        return F.scaled_dot_product_attention(q[None], k[None], v[None])[0]
+    logits = torch.matmul(q * scale, k.transpose(1, 2))
+    return torch.matmul(logits.softmax(dim=-1, dtype=torch.float32).to(q.dtype), v)
 
 
 class _BlockWeights(nn.Module):
@@ -50,7 +75,9 @@ class _BlockWeights(nn.Module):
 class TokenForward(nn.Module):
     """Inference forward of ``model`` at its depth over pre-assembled template tokens."""
 
-    def __init__(self, model: FARTrack):
+    def __init__(self, model: FARTrack, linear_dtype: Optional[torch.dtype] = None):
+        """``linear_dtype`` (e.g. bfloat16): store the block linears in it and run them and the
+        attention products in it, keeping the residual stream, norms and softmax in float32."""
         super().__init__()
         cfg = model.cfg
         bb = model.backbone
@@ -73,6 +100,10 @@ class TokenForward(nn.Module):
             self.register_buffer("vocab", bb.word_embeddings.weight.detach().clone())
             self.register_buffer("output_bias", bb.output_bias.detach().clone())
         self.norm_eps = float(bb.norm.eps)
+        if linear_dtype is not None:
+            for blk in self.blocks:
+                for name in _LINEAR_TENSORS:
+                    setattr(blk, name, getattr(blk, name).to(linear_dtype))
         self.patch_size = cfg.patch_size
         self.search_size = cfg.search_size
 
@@ -90,33 +121,32 @@ class TokenForward(nn.Module):
     def _centre_row(self, q_centre: torch.Tensor, k: torch.Tensor,
                     cols: slice) -> torch.Tensor:
         """Post-softmax attention of the search-centre query (heads, 1, hd) over ``cols``."""
-        row = torch.matmul(q_centre, k.transpose(1, 2)) * self.scale
+        row = torch.matmul(q_centre.float(), k.float().transpose(1, 2)) * self.scale
         return row.softmax(dim=-1)[:, 0, cols]                   # (heads, ncols)
 
     def _full_block(self, blk: _BlockWeights, x: torch.Tensor, centre: int, cols: slice):
         n = x.shape[0]
         h = F.layer_norm(x, (self.dim,), blk.ln1_w, blk.ln1_b, blk.eps1)
-        q, k, v = self._heads(F.linear(h, blk.qkv_w, blk.qkv_b), 3)
-        # 4-D inputs: the fused CPU kernel is only chosen for (batch, heads, N, hd)
-        out = F.scaled_dot_product_attention(q[None], k[None], v[None])[0]   # (heads, N, hd)
+        q, k, v = self._heads(_linear(h, blk.qkv_w, blk.qkv_b), 3)
+        out = _attention(q, k, v, self.scale)                            # (heads, N, hd)
         score = self._centre_row(q[:, centre:centre + 1], k, cols) if self.sparse else None
-        x = x + F.linear(out.transpose(0, 1).reshape(n, self.dim), blk.proj_w, blk.proj_b)
+        x = x + _linear(out.transpose(0, 1).reshape(n, self.dim), blk.proj_w, blk.proj_b)
         h = F.layer_norm(x, (self.dim,), blk.ln2_w, blk.ln2_b, blk.eps2)
-        x = x + F.linear(F.gelu(F.linear(h, blk.fc1_w, blk.fc1_b)), blk.fc2_w, blk.fc2_b)
+        x = x + _linear(F.gelu(_linear(h, blk.fc1_w, blk.fc1_b)), blk.fc2_w, blk.fc2_b)
         return x, score
 
     def _last_block(self, blk: _BlockWeights, x: torch.Tensor, centre: int, cols: slice):
         """Keys/values for all tokens; everything else for the 4 command rows (+ centre query)."""
         h = F.layer_norm(x, (self.dim,), blk.ln1_w, blk.ln1_b, blk.eps1)
-        k, v = self._heads(F.linear(h, blk.kv_w, blk.kv_b), 2)
+        k, v = self._heads(_linear(h, blk.kv_w, blk.kv_b), 2)
         rows = torch.cat([h[centre:centre + 1], h[-4:]]) if self.sparse else h[-4:]
-        q = F.linear(rows, blk.q_w, blk.q_b).view(-1, self.num_heads, self.head_dim).transpose(0, 1)
-        attn = (torch.matmul(q, k.transpose(1, 2)) * self.scale).softmax(dim=-1)   # (heads, r, N)
-        score = attn[:, 0, cols] if self.sparse else None
-        out = torch.matmul(attn[:, -4:], v)                                         # (heads, 4, hd)
-        xc = x[-4:] + F.linear(out.transpose(0, 1).reshape(4, self.dim), blk.proj_w, blk.proj_b)
+        q = _linear(rows, blk.q_w, blk.q_b).view(-1, self.num_heads, self.head_dim).transpose(0, 1)
+        attn = (torch.matmul(q.float(), k.float().transpose(1, 2)) * self.scale).softmax(dim=-1)
+        score = attn[:, 0, cols] if self.sparse else None                          # (heads, r, N)
+        out = torch.matmul(attn[:, -4:].to(v.dtype), v)                            # (heads, 4, hd)
+        xc = x[-4:] + _linear(out.transpose(0, 1).reshape(4, self.dim), blk.proj_w, blk.proj_b)
         h = F.layer_norm(xc, (self.dim,), blk.ln2_w, blk.ln2_b, blk.eps2)
-        xc = xc + F.linear(F.gelu(F.linear(h, blk.fc1_w, blk.fc1_b)), blk.fc2_w, blk.fc2_b)
+        xc = xc + _linear(F.gelu(_linear(h, blk.fc1_w, blk.fc1_b)), blk.fc2_w, blk.fc2_b)
         return xc, score
 
     # ------------------------------------------------------------------ forward
@@ -139,3 +169,22 @@ class TokenForward(nn.Module):
         else:
             score = score_sum.mean(dim=0)
         return logits, score
+
+
+class TemplateEmbed(nn.Module):
+    """Normalised template crop (1, 3, 112, 112) -> (49, D): patch embedding + ``pos_embed_z0``.
+
+    Run once per template crop; the slot identity is added per frame when tokens are assembled.
+    """
+
+    def __init__(self, model: FARTrack):
+        super().__init__()
+        bb = model.backbone
+        self.register_buffer("weight", bb.patch_embed.proj.weight.detach().clone())
+        self.register_buffer("bias", bb.patch_embed.proj.bias.detach().clone())
+        self.register_buffer("pos", bb.pos_embed_z0[0].detach().clone())
+        self.stride = model.cfg.patch_size
+
+    def forward(self, crop: torch.Tensor) -> torch.Tensor:
+        x = F.conv2d(crop, self.weight, self.bias, stride=self.stride)
+        return x.flatten(2)[0].transpose(0, 1) + self.pos

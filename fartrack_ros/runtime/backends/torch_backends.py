@@ -11,9 +11,9 @@ kernel and only the one search-centre row needed for sparsification is recompute
 the last block runs only the rows the head reads. Inputs go into reused buffers. On CUDA each
 token count (245 / 197) is captured once as a CUDA graph.
 
-``torch-bf16`` (CPU or CUDA) and ``torch-fp16`` (CUDA): the same forward in reduced precision
-(weights and activations; LayerNorm statistics and softmax in the kernels' accumulation type).
-Not fp32-exact: their IoU against the fp32 boxes is documented in docs/performance.md.
+``torch-bf16`` (CPU or CUDA): the block linears and attention products in bfloat16, the residual
+stream, norms and softmaxes in float32. ``torch-fp16`` (CUDA): everything in float16 with CUDA
+graphs. Not fp32-exact: their IoU against the fp32 boxes is documented in docs/performance.md.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from ..preprocess import Normalizer
 from . import BackendOutput, InferenceBackend, register_backend
 from .inputs import (TemplateEmbedding, TemplateTokenBuffers, TorchCropNormalizer,
                      assemble_template_tokens, template_token_count)
-from .token_forward import TokenForward
+from .token_forward import TemplateEmbed, TokenForward
 
 
 @register_backend("reference")
@@ -67,7 +67,8 @@ class ReferenceBackend(InferenceBackend):
 @register_backend("torch")
 class TorchBackend(InferenceBackend):
     exact_fp32 = True
-    dtype = torch.float32
+    dtype = torch.float32            # inputs, residual stream, norms
+    linear_dtype = None              # block linears and attention products (None: ``dtype``)
 
     def __init__(self, model: FARTrack, device: str = "cpu", cuda_graphs: bool = True):
         super().__init__(model.to(device).eval(), device)
@@ -78,8 +79,11 @@ class TorchBackend(InferenceBackend):
             torch.backends.cuda.matmul.allow_tf32 = False
             torch.backends.cudnn.allow_tf32 = False
         with torch.inference_mode():
-            self.forward = TokenForward(model).to(dev, self.dtype).eval()
-            self.template_embed = _TemplateEmbedder(model).to(dev, self.dtype).eval()
+            self.forward = TokenForward(model, self.linear_dtype).to(dev).eval()
+            self.template_embed = TemplateEmbed(model).to(dev).eval()
+            if self.dtype != torch.float32:
+                self.forward.to(self.dtype)
+                self.template_embed.to(self.dtype)
             self.slot_identity = model.identity[0, :cfg.num_templates].to(dev, self.dtype).clone()
         self.search_input = TorchCropNormalizer(cfg.search_size, dev, self.dtype)
         self.template_input = TorchCropNormalizer(cfg.template_size, dev, self.dtype)
@@ -106,22 +110,6 @@ class TorchBackend(InferenceBackend):
             logits, score = self.forward(z, self.search_input(search_rgb))
         keep4 = prune_lowest(score.float().cpu()).numpy() if self.sparse else None
         return BackendOutput(logits.float().cpu().numpy(), keep4)
-
-
-class _TemplateEmbedder(torch.nn.Module):
-    """Normalised template crop (1, 3, 112, 112) -> (49, D): patch embedding + ``pos_embed_z0``."""
-
-    def __init__(self, model: FARTrack):
-        super().__init__()
-        bb = model.backbone
-        self.register_buffer("weight", bb.patch_embed.proj.weight.detach().clone())
-        self.register_buffer("bias", bb.patch_embed.proj.bias.detach().clone())
-        self.register_buffer("pos", bb.pos_embed_z0[0].detach().clone())
-        self.stride = model.cfg.patch_size
-
-    def forward(self, crop: torch.Tensor) -> torch.Tensor:
-        x = torch.nn.functional.conv2d(crop, self.weight, self.bias, stride=self.stride)
-        return x.flatten(2)[0].transpose(0, 1) + self.pos
 
 
 class _CudaGraphs:
@@ -158,10 +146,11 @@ class _CudaGraphs:
 
 @register_backend("torch-bf16")
 class TorchBf16Backend(TorchBackend):
-    """bfloat16 weights and activations (CPU: AVX512-BF16 / AMX kernels; CUDA)."""
+    """Block linears and attention products in bfloat16 (CPU: AVX512-BF16 / AMX kernels),
+    residual stream, norms and softmax in float32."""
 
     exact_fp32 = False
-    dtype = torch.bfloat16
+    linear_dtype = torch.bfloat16
 
 
 @register_backend("torch-fp16")
