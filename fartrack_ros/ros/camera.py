@@ -131,7 +131,7 @@ def main(argv: Optional[list] = None) -> int:
 
     period = 1.0 / rate
     published, first_ns, last_ns = 0, 0, 0
-    start = time.monotonic()
+    start = last_sent = time.monotonic()
     try:
         for frame in frames:
             if args.max_frames is not None and published >= args.max_frames:
@@ -147,6 +147,7 @@ def main(argv: Optional[list] = None) -> int:
             msg = image_msg_from_array(pixels, args.encoding,
                                        Header(stamp=now.to_msg(), frame_id=args.frame_id))
             publisher.publish(msg)
+            last_sent = time.monotonic()
             last_ns = now.nanoseconds
             if not first_ns:                  # tells a waiting client which stamp frame 0 has
                 first_ns = last_ns
@@ -154,13 +155,15 @@ def main(argv: Optional[list] = None) -> int:
             published += 1
     except KeyboardInterrupt:
         pass
-    elapsed = time.monotonic() - start
+    # rate over the publish instants: n frames span n - 1 periods
+    elapsed = last_sent - start
     # Let the last frames reach the subscribers before this process (and its transport) ends.
     from rclpy.duration import Duration
     publisher.wait_for_all_acked(Duration(seconds=2.0))
     time.sleep(0.3)
     print(json.dumps({"published": published, "stamps_ns": [first_ns, last_ns],
-                      "rate": round(published / elapsed, 2) if elapsed > 0 else 0.0}), flush=True)
+                      "rate": round((published - 1) / elapsed, 2) if elapsed > 0 else 0.0}),
+          flush=True)
     node.destroy_node()
     rclpy.try_shutdown()
     return 0

@@ -1,4 +1,10 @@
-"""Helpers shared by the ROS tests (imported as a plain module: test/ros is on sys.path).
+"""Helpers and fixtures shared by the ROS tests: real nodes in separate processes over DDS.
+Test modules import what they use from here (pytest puts test/ros on sys.path). There is no
+conftest.py in this folder on purpose: another one would shadow test/evaluation's conftest,
+which tests there import by name.
+
+Without rclpy or the generated interfaces these tests are skipped, unless
+FARTRACK_REQUIRE_ROS=1 (set by `make test`), where that is an error.
 
 Every process gets FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA (else 640x480 frames get lost), a log
 folder, and this session's ROS_DOMAIN_ID (from the environment, e.g. `make test`, else random);
@@ -14,6 +20,18 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
+
+try:
+    import rclpy  # noqa: F401
+    import vision_msgs.msg  # noqa: F401
+    import fartrack_ros.srv  # noqa: F401
+except ImportError as exc:
+    if os.environ.get("FARTRACK_REQUIRE_ROS") == "1":
+        raise
+    pytest.skip(f"ROS 2 environment not available ({exc}); run `make test`",
+                allow_module_level=True)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
@@ -21,6 +39,7 @@ os.environ.setdefault("ROS_LOG_DIR", str(ROOT / ".ros_log"))
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(100, 199)))
 os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
 DOMAIN_ID = int(os.environ["ROS_DOMAIN_ID"])
+_random_weights = None
 
 
 def unique_namespace(prefix: str = "t") -> str:
@@ -76,3 +95,37 @@ def set_parameter(client, name: str, value):
         return client._call(service, request, 30.0).results[0]
     finally:
         client.node.destroy_client(service)
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory) -> str:
+    """A random-weight checkpoint in the project's format (boxes meaningless, plumbing real)."""
+    import torch
+
+    from fartrack_ros.config import ModelConfig
+    from fartrack_ros.model.checkpoint import save_weights
+    from fartrack_ros.model.fartrack import FARTrack
+
+    global _random_weights
+    if _random_weights is None:          # one file for the session, whichever module asks
+        torch.manual_seed(0)
+        path = tmp_path_factory.mktemp("weights") / "random.safetensors"
+        save_weights(path, FARTrack(ModelConfig()))
+        _random_weights = str(path)
+    return _random_weights
+
+
+@pytest.fixture
+def start_node(tmp_path):
+    """start_node(parameters, ...) -> a running NodeProcess; stopped after the test."""
+    started = []
+
+    def start(parameters: dict, namespace: str | None = None, **kwargs) -> NodeProcess:
+        namespace = namespace or unique_namespace()
+        node = NodeProcess(namespace, parameters, tmp_path / f"node{len(started)}.log", **kwargs)
+        started.append(node)
+        return node
+
+    yield start
+    for node in started:
+        node.stop()

@@ -2,6 +2,9 @@
 type hashes. In-process, no DDS."""
 from __future__ import annotations
 
+# First: skips this module where ROS is missing; fixtures come from here too.
+import ros_harness  # noqa: F401
+
 import json
 import math
 from pathlib import Path

@@ -2,6 +2,9 @@
 the node and camera processes), on a short generated video and random weights."""
 from __future__ import annotations
 
+# First: skips this module where ROS is missing; fixtures come from here too.
+from ros_harness import random_weights  # noqa: F401 (fixtures)
+
 import json
 import subprocess
 import sys
@@ -37,13 +40,14 @@ def test_demo_writes_overlay_detections_and_figures(generated_video, random_weig
                    "--weights", random_weights, "--threads", "1", "--output", str(out))
     assert run.returncode == 0, run.stdout + run.stderr
     summary = json.loads((out / "summary.json").read_text())
+    print(summary)                                   # shown when an assertion fails
     assert summary["published"] == FRAMES
     assert summary["processed"] + summary["dropped"] == FRAMES
     assert summary["processed"] >= FRAMES // 2
     assert 0 < summary["latency_ms_p50"] <= summary["latency_ms_p95"]
     assert abs(summary["input_fps"] - FPS) < 2.0
     lines = [json.loads(l) for l in (out / "detections.jsonl").read_text().splitlines()]
-    assert [l["frame"] for l in lines] == list(range(FRAMES))
+    assert [l["frame"] for l in lines] == list(range(FRAMES)), lines
     set_on = [l for l in lines if l["state"] == "target set"]
     assert len(set_on) <= 1 and all(l["box_xywh"] == list(box) for l in set_on)
     capture = cv2.VideoCapture(str(out / "overlay.mp4"))

@@ -2,6 +2,9 @@
 each in its own process."""
 from __future__ import annotations
 
+# First: skips this module where ROS is missing; fixtures come from here too.
+from ros_harness import random_weights, start_node  # noqa: F401 (fixtures)
+
 import json
 import subprocess
 import sys

@@ -5,6 +5,10 @@ answering. Random weights with lost_threshold 0, so every tracked frame yields a
 """
 from __future__ import annotations
 
+# First: skips this module where ROS is missing; fixtures come from here too.
+from ros_harness import (DOMAIN_ID, NodeProcess, random_weights,  # noqa: F401 (fixtures)
+                         set_parameter, unique_namespace)
+
 import math
 import threading
 import time
@@ -20,7 +24,6 @@ from fartrack_ros.ros.camera import SyntheticScene
 from fartrack_ros.ros.client import TrackerClient
 from fartrack_ros.ros.conversions import image_msg_from_array, ns_to_stamp, stamp_to_ns
 
-from ros_harness import DOMAIN_ID, NodeProcess, set_parameter, unique_namespace
 
 SIZE = (320, 240)
 RATE_HZ = 15.0

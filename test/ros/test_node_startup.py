@@ -4,6 +4,10 @@ requested without CUDA falls back to cpu, CompressedImage input, the CMake-insta
 """
 from __future__ import annotations
 
+# First: skips this module where ROS is missing; fixtures come from here too.
+from ros_harness import (DOMAIN_ID, random_weights, set_parameter,  # noqa: F401 (fixtures)
+                         start_node)
+
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,6 @@ from fartrack_ros.msg import TrackStatus
 from fartrack_ros.ros.camera import SyntheticScene
 from fartrack_ros.ros.client import TrackerClient
 from fartrack_ros.ros.conversions import compressed_msg_from_bgr, ns_to_stamp, stamp_to_ns
-from ros_harness import DOMAIN_ID, set_parameter
 
 
 def error_status(client: TrackerClient) -> TrackStatus:
