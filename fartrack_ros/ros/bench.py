@@ -25,9 +25,8 @@ def run_bench(size: str, rate: float, duration: float, node_parameters: dict,
     with NodeSession(Path(output), namespace="/fartrack_bench") as session:
         session.start_node(params_path, {"debug_image": False, **node_parameters})
         client = session.client
-        session.start_camera(["--synthetic", size, "--rate", str(rate),
-                              "--duration", str(duration)])
-        first_stamp = session.first_frame_stamp_ns()
+        first_stamp = session.start_camera(["--synthetic", size, "--rate", str(rate),
+                                            "--duration", str(duration)])
         response = client.set_target(SyntheticScene(size_wh).box_xywh(0), stamp_ns=first_stamp)
         if not response.success:
             raise RuntimeError(f"set_target failed: {response.message}")

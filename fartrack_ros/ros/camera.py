@@ -97,6 +97,7 @@ def main(argv: Optional[list] = None) -> int:
     p.add_argument("--max-frames", type=int, default=None)
     p.add_argument("--encoding", default="bgr8", choices=["bgr8", "rgb8"])
     p.add_argument("--frame-id", default="camera")
+    p.add_argument("--depth", type=int, default=10, help="publisher history depth (reliable)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--wait-subscribers", type=int, default=1,
                    help="wait until this many subscribers matched before the first frame")
@@ -115,10 +116,17 @@ def main(argv: Optional[list] = None) -> int:
     frames, rate = frames_from(args)
     rclpy.init(args=[sys.argv[0], *ros_args])
     node = rclpy.create_node("fartrack_camera")
+    # Reliable with a few frames of history: best-effort subscribers (the node) get the newest
+    # frame, a reliable one (the demo's recorder) gets every frame even when it acks late.
     publisher = node.create_publisher(Image, args.topic, QoSProfile(
-        depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE))
+        depth=args.depth, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE))
     deadline = time.monotonic() + args.wait_timeout
+    next_report = time.monotonic() + 5.0
     while publisher.get_subscription_count() < args.wait_subscribers:
+        if time.monotonic() > next_report:
+            next_report += 5.0
+            print(f"camera: {publisher.get_subscription_count()} of {args.wait_subscribers} "
+                  f"subscribers on {args.topic} so far", file=sys.stderr, flush=True)
         if time.monotonic() > deadline:
             print(f"camera: only {publisher.get_subscription_count()} of "
                   f"{args.wait_subscribers} subscribers on {args.topic} after "

@@ -65,7 +65,6 @@ class OverlayRecorder:
         self.index_by_stamp: dict[int, int] = {}
         self.results: dict = {}                    # stamp -> Detection2DArray not yet written
         self.detection_times: list[tuple[int, int]] = []
-        self.first_stamp_ns: Optional[int] = None
         self.target = None                          # SetTarget response once set
         self.last_result: Optional[TrackResult] = None
         self.node_fps: Optional[float] = None
@@ -75,7 +74,6 @@ class OverlayRecorder:
         stamp_ns = stamp_to_ns(msg.header.stamp)
         index = len(self.index_by_stamp)
         self.index_by_stamp[stamp_ns] = index
-        self.first_stamp_ns = self.first_stamp_ns or stamp_ns
         self.pending.append((stamp_ns, index, cv2.cvtColor(image_msg_to_rgb(msg), cv2.COLOR_RGB2BGR)))
         if len(self.pending) > self.MAX_PENDING and self.target is not None:
             self._write(*self.pending.popleft())
@@ -169,16 +167,16 @@ def run_demo(video: Optional[str], box_xywh, output: Path, node_parameters: dict
         camera_args = ["--video", str(video_path), "--rate", str(fps)]
         if max_frames:
             camera_args += ["--max-frames", str(max_frames)]
-        session.start_camera(camera_args, wait_subscribers=2)
+        first_stamp = session.start_camera(camera_args, wait_subscribers=2)
         # The box belongs to the first frame; the node initialises on it if it received it,
         # else on its newest frame (it says which).
         def node_has_frames():
             status = client.latest_status()
             return status is not None and status.frames_received > 0
-        if not client.wait_for(lambda: recorder.first_stamp_ns is not None and node_has_frames(), 60.0):
-            raise RuntimeError("no camera frame reached the node within 60 s; see "
+        if not client.wait_for(node_has_frames, 30.0):
+            raise RuntimeError("no camera frame reached the node within 30 s; see "
                                f"{output / 'node.log'} and {output / 'camera.log'}")
-        response = client.set_target(box_xywh, stamp_ns=recorder.first_stamp_ns)
+        response = client.set_target(box_xywh, stamp_ns=first_stamp)
         if not response.success:
             raise RuntimeError(f"set_target failed: {response.message}")
         recorder.target = response

@@ -96,19 +96,32 @@ class NodeSession:
         text = (self.output_dir / "node.log").read_text(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
 
-    def start_camera(self, source_args: list, wait_subscribers: int = 1) -> None:
-        args = [sys.executable, "-m", "fartrack_ros.ros.camera", *source_args,
-                "--topic", self.camera_topic, "--wait-subscribers", str(wait_subscribers)]
-        self.camera = self._spawn(args, "camera.log", stdout=subprocess.PIPE)
+    def start_camera(self, source_args: list, wait_subscribers: int = 1,
+                     first_frame_timeout: float = 20.0, attempts: int = 2) -> int:
+        """Start the camera process; returns the stamp of its first frame.
 
-    def first_frame_stamp_ns(self, timeout: float = 60.0) -> int:
-        """Stamp of the camera's first frame (the camera prints it once it is out)."""
-        ready, _, _ = select.select([self.camera.stdout], [], [], timeout)
-        line = self.camera.stdout.readline() if ready else b""
-        if not line:
-            raise RuntimeError(f"the camera published no frame within {timeout} s; see "
-                               f"{self.output_dir / 'camera.log'}")
-        return int(json.loads(line)["first_frame_stamp_ns"])
+        The camera waits until ``wait_subscribers`` subscriptions matched its publisher. Fast DDS
+        discovery has (rarely, under load) left a new participant unmatched for over a minute;
+        a camera that has not sent its first frame after ``first_frame_timeout`` is therefore
+        started once more as a new participant.
+        """
+        args = [sys.executable, "-m", "fartrack_ros.ros.camera", *source_args,
+                "--topic", self.camera_topic, "--wait-subscribers", str(wait_subscribers),
+                "--wait-timeout", str(first_frame_timeout + 5)]
+        for attempt in range(1, attempts + 1):
+            self.camera = self._spawn(args, f"camera{'' if attempt == 1 else attempt}.log",
+                                      stdout=subprocess.PIPE)
+            ready, _, _ = select.select([self.camera.stdout], [], [], first_frame_timeout)
+            line = self.camera.stdout.readline() if ready else b""
+            if line:
+                return int(json.loads(line)["first_frame_stamp_ns"])
+            self.camera.kill()
+            self.camera.wait(5)
+            print(f"camera: no frame sent after {first_frame_timeout:g} s (its publisher did not "
+                  f"match {wait_subscribers} subscriber(s)); attempt {attempt} of {attempts}",
+                  file=sys.stderr, flush=True)
+        raise RuntimeError(f"the camera never matched {wait_subscribers} subscriber(s) on "
+                           f"{self.camera_topic}; see {self.output_dir}/camera*.log and node.log")
 
     def wait_camera(self, timeout: float) -> dict:
         """Wait for the camera process to finish; its JSON summary."""
@@ -119,7 +132,7 @@ class NodeSession:
             out, _ = self.camera.communicate(timeout=10)
         lines = out.decode().strip().splitlines()
         if self.camera.returncode != 0 or not lines:
-            log = (self.output_dir / "camera.log").read_text(errors="replace")
+            log = "".join(p.read_text(errors="replace") for p in self.output_dir.glob("camera*.log"))
             raise RuntimeError(f"camera process failed ({self.camera.returncode}): {log[-2000:]}")
         return json.loads(lines[-1])
 
