@@ -27,6 +27,7 @@ def run_bench(size: str, rate: float, duration: float, node_parameters: dict,
         client = session.client
         first_stamp = session.start_camera(["--synthetic", size, "--rate", str(rate),
                                             "--duration", str(duration)])
+        session.wait_for_node_frames()
         response = client.set_target(SyntheticScene(size_wh).box_xywh(0), stamp_ns=first_stamp)
         if not response.success:
             raise RuntimeError(f"set_target failed: {response.message}")

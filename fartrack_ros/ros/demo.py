@@ -170,12 +170,7 @@ def run_demo(video: Optional[str], box_xywh, output: Path, node_parameters: dict
         first_stamp = session.start_camera(camera_args, wait_subscribers=2)
         # The box belongs to the first frame; the node initialises on it if it received it,
         # else on its newest frame (it says which).
-        def node_has_frames():
-            status = client.latest_status()
-            return status is not None and status.frames_received > 0
-        if not client.wait_for(node_has_frames, 30.0):
-            raise RuntimeError("no camera frame reached the node within 30 s; see "
-                               f"{output / 'node.log'} and {output / 'camera.log'}")
+        session.wait_for_node_frames()
         response = client.set_target(box_xywh, stamp_ns=first_stamp)
         if not response.success:
             raise RuntimeError(f"set_target failed: {response.message}")

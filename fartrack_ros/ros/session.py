@@ -123,6 +123,15 @@ class NodeSession:
         raise RuntimeError(f"the camera never matched {wait_subscribers} subscriber(s) on "
                            f"{self.camera_topic}; see {self.output_dir}/camera*.log and node.log")
 
+    def wait_for_node_frames(self, timeout: float = 30.0) -> None:
+        """Until the node's status counts a received frame (set_target needs one)."""
+        def received():
+            status = self.client.latest_status()
+            return status is not None and status.frames_received > 0
+        if not self.client.wait_for(received, timeout):
+            raise RuntimeError(f"no camera frame reached the node within {timeout:g} s; see "
+                               f"{self.output_dir / 'node.log'} and {self.output_dir}/camera*.log")
+
     def wait_camera(self, timeout: float) -> dict:
         """Wait for the camera process to finish; its JSON summary."""
         try:
