@@ -39,7 +39,7 @@ from ..config import ModelConfig, config_from_dict, config_to_dict
 from ..model.fartrack import FARTrack
 from .backends.token_forward import TemplateEmbed, TokenForward
 
-EXPORT_VERSION = "1"          # bump when the graph's inputs, outputs or maths change
+EXPORT_VERSION = "2"          # bump when the graph's inputs, outputs or maths change
 OPSET = 17
 INPUT_NAMES = ("template_tokens", "search")
 OUTPUT_NAMES = ("logits", "slot4_score")
@@ -127,7 +127,9 @@ def export_graph(model: FARTrack, path: str | Path, kind: str, digest: Optional[
 
 def quantize_graph_int8(src: str | Path, dst: str | Path) -> Path:
     """Dynamic int8 quantisation of the linear layers (weights per channel, activations per
-    tensor at run time); attention products, norms and softmax stay fp32."""
+    tensor at run time). Attention products, norms and softmax stay fp32, and so do the
+    linears that see only a few rows (the last block's command rows and the head): they cost
+    nothing and their errors go straight into the logits."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -138,7 +140,7 @@ def quantize_graph_int8(src: str | Path, dst: str | Path) -> Path:
     try:
         quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
                          op_types_to_quantize=["Gemm", "MatMul"],
-                         nodes_to_exclude=_attention_matmuls(src))
+                         nodes_to_exclude=_fp32_matmuls(src))
     finally:
         logging.disable(previous)
     graph = onnx.load(str(tmp))
@@ -150,15 +152,28 @@ def quantize_graph_int8(src: str | Path, dst: str | Path) -> Path:
     return dst
 
 
-def _attention_matmuls(path: str | Path) -> list[str]:
-    """MatMul nodes whose inputs are both activations (q k^T, attn v): not quantised."""
+def _fp32_matmuls(path: str | Path, few_rows: int = 8) -> list[str]:
+    """Gemm/MatMul nodes kept in fp32: products of two activations (q k^T, attn v) and those
+    whose activation input has at most ``few_rows`` rows."""
     import onnx
 
-    graph = onnx.load(str(path)).graph
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+    graph = model.graph
     weights = {init.name for init in graph.initializer}
     weights |= {n.output[0] for n in graph.node if n.op_type == "Constant"}
-    return [n.name for n in graph.node
-            if n.op_type == "MatMul" and not any(i in weights for i in n.input)]
+    rows = {}
+    for value in list(graph.value_info) + list(graph.input):
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) >= 2 and dims[-2].HasField("dim_value"):
+            rows[value.name] = dims[-2].dim_value
+    keep = []
+    for node in graph.node:
+        if node.op_type not in ("Gemm", "MatMul"):
+            continue
+        activations = [i for i in node.input[:2] if i not in weights]
+        if len(activations) == 2 or any(rows.get(a, few_rows + 1) <= few_rows for a in activations):
+            keep += [node.name, node.name + "_MatMul"]   # the quantiser splits Gemm -> MatMul + Add
+    return keep
 
 
 def _set_metadata(graph, values: dict[str, str]) -> None:

@@ -149,5 +149,14 @@ def build_tracker(config: TrackerConfig = TrackerConfig(), **backend_options) ->
 
 
 def default_backend(device: str) -> str:
-    """The fastest backend that meets the fp32 accuracy target on ``device``."""
+    """The fastest backend that meets the fp32 accuracy target on ``device``.
+
+    CPU: ``onnxruntime`` (fp32, reference boxes to 0.01 px; the fastest exact backend measured,
+    see docs/performance.md), else ``torch`` where onnxruntime/onnx do not import. CUDA:
+    ``torch`` (fp32 with CUDA graphs).
+    """
+    if device == "cpu":
+        import importlib.util
+        if all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx")):
+            return "onnxruntime"
     return "torch"

@@ -18,7 +18,7 @@ from fartrack_ros.runtime.backends.token_forward import TokenForward
 from fartrack_ros.runtime.backends.validation import (box_differences_px, synthetic_sequence,
                                                       track_sequence)
 from fartrack_ros.runtime.preprocess import Normalizer
-from fartrack_ros.runtime.tracker import build_tracker
+from fartrack_ros.runtime.tracker import build_tracker, default_backend
 
 FP32_BACKENDS = ["torch", "onnxruntime"]
 REDUCED_CPU_BACKENDS = ["torch-bf16", "onnxruntime-int8"]
@@ -142,6 +142,12 @@ def test_fp16_backend_refuses_cpu(weights):
     model = build_model(weights, depth=6)
     with pytest.raises(ValueError, match="needs device 'cuda'"):
         create_backend("torch-fp16", model, device="cpu")
+
+
+def test_default_cpu_backend_is_an_exact_fp32_backend(weights):
+    name = default_backend("cpu")
+    assert name in FP32_BACKENDS
+    assert create_backend(name, build_model(weights, depth=6)).exact_fp32
 
 
 def test_every_registered_cpu_backend_is_available_here():

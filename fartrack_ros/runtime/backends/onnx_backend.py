@@ -27,13 +27,15 @@ from .inputs import (NumpyCropNormalizer, TemplateEmbedding, assemble_template_t
                      template_token_count)
 
 
-def session_options(threads: Optional[int]) -> ort.SessionOptions:
+def session_options(threads: Optional[int], spinning: bool = True) -> ort.SessionOptions:
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.intra_op_num_threads = threads or 0
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
+    if not spinning:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return opts
 
 
@@ -104,8 +106,10 @@ class OnnxRuntimeBackend(InferenceBackend):
                                             cfg.embed_dim, cfg.search_size)
                        for kind in counts}
         self.graph_paths = paths
-        self.template_embed = _TemplateGraph(paths[TEMPLATE_GRAPH], options, providers,
-                                             cfg.template_size)
+        # one small product per template: a single thread, so no second spinning thread pool
+        # competes with the forward's
+        self.template_embed = _TemplateGraph(paths[TEMPLATE_GRAPH], session_options(1, False),
+                                             providers, cfg.template_size)
         self.slot_identity = model.identity[0, :cfg.num_templates].detach().numpy().copy()
         self.search_input = NumpyCropNormalizer(cfg.search_size)
 
