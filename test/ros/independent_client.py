@@ -83,8 +83,10 @@ def main():
             return 1
         spin_for(0.05)
 
-    first_stamp, first_box = publish(0)
-    for i in range(1, 4):
+    publish(0)              # warm-up: a best-effort reader can miss the first frame after matching
+    spin_for(0.3)
+    first_stamp, first_box = publish(1)
+    for i in range(2, 4):
         publish(i)
     request = SetTarget.Request()
     request.x, request.y, request.width, request.height = (float(v) for v in first_box)
