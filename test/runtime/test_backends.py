@@ -61,6 +61,17 @@ def test_fp32_backends_reproduce_reference_boxes(weights, clip, variant):
             assert np.array_equal(tracker._masks[index], mask), (name, index)
 
 
+def test_fp32_backends_on_a_model_without_sparsification(tmp_path, clip):
+    torch.manual_seed(4)
+    weights = str(save_weights(tmp_path / "distill.safetensors",
+                               FARTrack(ModelConfig(stage="distill", depth=15))))
+    reference, _ = boxes_of(weights, "pico", "reference", clip)
+    for name in FP32_BACKENDS:
+        boxes, tracker = boxes_of(weights, "pico", name, clip)
+        assert box_differences_px(reference, boxes).max() < 0.01, name
+        assert not tracker._masks          # nothing is pruned without the sparse stage
+
+
 def test_token_forward_equals_model_forward_on_both_token_counts():
     torch.manual_seed(0)
     model = FARTrack(ModelConfig(stage="sparse", depth=3)).eval()

@@ -41,7 +41,10 @@ def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.
 def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
     """(heads, N, hd) -> (heads, N, hd). float32: the fused SDPA kernel; reduced precision on
     CPU: explicit products in that precision with the softmax in float32 (SDPA's CPU kernel is
-    slower in bfloat16 than in float32)."""
+    slower in bfloat16 than in float32). ONNX export: the explicit form, which ONNX Runtime fuses
+    (scale and transposes into FusedMatMul)."""
+    if torch.onnx.is_in_onnx_export():
+        return torch.matmul((torch.matmul(q, k.transpose(1, 2)) * scale).softmax(dim=-1), v)
     if q.dtype == torch.float32 or q.device.type != "cpu":
         # 4-D inputs: the fused CPU kernel is only chosen for (batch, heads, N, hd)
         return F.scaled_dot_product_attention(q[None], k[None], v[None])[0]
@@ -116,6 +119,12 @@ class TokenForward(nn.Module):
     def _heads(self, t: torch.Tensor, parts: int) -> tuple[torch.Tensor, ...]:
         """(N, parts*D) -> ``parts`` tensors (heads, N, head_dim) (views)."""
         n = t.shape[0]
+        if torch.onnx.is_in_onnx_export():
+            # Slice -> Reshape -> Transpose per part: ONNX Runtime folds each head transpose
+            # into the following FusedMatMul (no Split / Squeeze / Transpose copies)
+            d = self.dim
+            return tuple(t[:, i * d:(i + 1) * d].reshape(n, self.num_heads, self.head_dim)
+                         .transpose(0, 1) for i in range(parts))
         return t.view(n, parts, self.num_heads, self.head_dim).permute(1, 2, 0, 3).unbind(0)
 
     def _centre_row(self, q_centre: torch.Tensor, k: torch.Tensor,
