@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from .camera import SyntheticScene, parse_size
-from .session import NodeSession, find_config_file, stream_figures
+from .session import NodeSession, find_config_file, node_figures, stream_figures
 
 
 def run_bench(size: str, rate: float, duration: float, node_parameters: dict,
@@ -37,19 +37,19 @@ def run_bench(size: str, rate: float, duration: float, node_parameters: dict,
         detections = [(r.message.header.stamp.sec * 1_000_000_000 + r.message.header.stamp.nanosec,
                        r.received_ns) for r in client.snapshot("detections")]
         statuses = [r.message for r in client.snapshot("statuses")]
-    status = statuses[-1]
-    processing = sorted(s.processing_ms for s in statuses if s.processing_ms > 0)
     figures = stream_figures(camera, detections)
+    node = node_figures(camera, statuses)
     return {
         **{k: figures[k] for k in ("input_fps", "processed_fps", "dropped", "latency_ms_p50",
                                     "latency_ms_p95")},
         "published": figures["published"],
         "processed": figures["processed"],
-        "node_dropped_in_slot": status.frames_dropped,
-        "node_never_received": figures["published"] - status.frames_received,
-        "node_latency_ms_p50": round(status.latency_ms_p50, 2),
-        "node_latency_ms_p95": round(status.latency_ms_p95, 2),
-        "processing_ms_median": round(processing[len(processing) // 2], 2) if processing else None,
+        "node_dropped_in_slot": node["frames_dropped_in_slot"],
+        "node_never_received": figures["published"] - node["frames_received"],
+        "node_latency_ms_p50": node["latency_ms_p50"],
+        "node_latency_ms_p95": node["latency_ms_p95"],
+        "processing_ms_p50": node["processing_ms_p50"],
+        "processing_ms_p95": node["processing_ms_p95"],
         "size": f"{size_wh[0]}x{size_wh[1]}",
         "rate": rate,
         "duration_s": duration,

@@ -188,3 +188,29 @@ def stream_figures(camera: dict, detections: list) -> dict:
         "latency_ms_p50": round(p50, 2) if p50 is not None else None,
         "latency_ms_p95": round(p95, 2) if p95 is not None else None,
     }
+
+
+def node_figures(camera: dict, statuses: list) -> dict:
+    """The node's own view of the run, from its per-frame TrackStatus messages: latency (image
+    stamp -> detections published) and processing time percentiles over every frame of the run,
+    plus its counters at the end."""
+    first, last = camera["stamps_ns"]
+    per_frame = {}
+    for status in statuses:
+        stamp_ns = status.header.stamp.sec * 1_000_000_000 + status.header.stamp.nanosec
+        if first <= stamp_ns <= last:
+            per_frame[stamp_ns] = status
+    latency_p50, latency_p95 = percentiles_ms(s.latency_ms for s in per_frame.values())
+    processing_p50, processing_p95 = percentiles_ms(s.processing_ms for s in per_frame.values())
+    final = statuses[-1]
+
+    def rounded(value):
+        return round(value, 2) if value is not None else None
+    return {
+        "frames_received": final.frames_received,
+        "frames_processed": final.frames_processed,
+        "frames_dropped_in_slot": final.frames_dropped,
+        "latency_ms_p50": rounded(latency_p50), "latency_ms_p95": rounded(latency_p95),
+        "processing_ms_p50": rounded(processing_p50), "processing_ms_p95": rounded(processing_p95),
+        "last_error": final.last_error,
+    }
