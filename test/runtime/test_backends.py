@@ -162,7 +162,10 @@ def test_default_cpu_backend_is_an_exact_fp32_backend(weights):
 
 
 def test_every_registered_cpu_backend_is_available_here():
-    assert set(FP32_BACKENDS + REDUCED_CPU_BACKENDS + ["reference"]) <= set(available_backends())
+    cpu = set(available_backends("cpu"))
+    assert set(FP32_BACKENDS + REDUCED_CPU_BACKENDS + ["reference"]) <= cpu
+    assert "torch-fp16" not in cpu
+    assert ("torch-fp16" in available_backends()) == torch.cuda.is_available()
 
 
 def test_crop_normalisers_are_bit_identical_to_preprocess():

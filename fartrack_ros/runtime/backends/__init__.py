@@ -30,6 +30,8 @@ class InferenceBackend:
     name = "base"
     #: fp32 backends must reproduce the reference boxes to 0.01 px; others document their IoU
     exact_fp32 = True
+    #: devices the backend can run on
+    devices: tuple[str, ...] = ("cpu", "cuda")
 
     def __init__(self, model: FARTrack, device: str = "cpu"):
         self.model = model
@@ -76,15 +78,26 @@ def known_backends() -> list[str]:
     return sorted(set(_LAZY) | set(_REGISTRY))
 
 
-def available_backends() -> list[str]:
-    """Backends whose dependencies import here."""
+def _device_present(device: str) -> bool:
+    if device == "cuda":
+        import torch
+        return torch.cuda.is_available()
+    return device == "cpu"
+
+
+def available_backends(device: Optional[str] = None) -> list[str]:
+    """Backends whose dependencies import here and that can run on ``device`` (default: on
+    any device this machine has)."""
     names = []
     for name in known_backends():
         try:
             _ensure_loaded(name)
         except ImportError:
             continue
-        if name in _REGISTRY:
+        if name not in _REGISTRY:
+            continue
+        wanted = _REGISTRY[name].devices if device is None else (device,)
+        if any(d in _REGISTRY[name].devices and _device_present(d) for d in wanted):
             names.append(name)
     return names
 

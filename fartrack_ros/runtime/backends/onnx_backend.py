@@ -136,3 +136,4 @@ class OnnxRuntimeInt8Backend(OnnxRuntimeBackend):
 
     exact_fp32 = False
     precision = "int8"
+    devices = ("cpu",)

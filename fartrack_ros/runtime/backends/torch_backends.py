@@ -159,6 +159,7 @@ class TorchFp16Backend(TorchBackend):
 
     exact_fp32 = False
     dtype = torch.float16
+    devices = ("cuda",)
 
     def __init__(self, model: FARTrack, device: str = "cpu", cuda_graphs: bool = True):
         if torch.device(device).type != "cuda":
