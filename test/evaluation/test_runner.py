@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import moving_square_frames
+from eval_data import moving_square_frames
 from fartrack_ros.cli import main
 from fartrack_ros.core.types import LOST, TRACKING
 from fartrack_ros.evaluation.datasets import read_got10k_sequences, read_otb_sequences
@@ -156,7 +156,7 @@ def random_weights(tmp_path_factory):
 def test_fartrack_runs_through_the_runner(tmp_path, random_weights):
     import torch
 
-    from conftest import write_got10k_split
+    from eval_data import write_got10k_split
 
     torch.set_num_threads(1)
     sequences = read_got10k_sequences(write_got10k_split(tmp_path / "val", num_sequences=1, num_frames=4))
