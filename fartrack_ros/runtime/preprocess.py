@@ -24,10 +24,3 @@ class Normalizer:
         x = x.float().permute(2, 0, 1).unsqueeze(0)
         return ((x / 255.0) - self.mean) / self.std
 
-
-def normalize_numpy(crop_rgb: np.ndarray) -> np.ndarray:
-    """Same as ``Normalizer`` in numpy, (1, 3, H, W) float32, for non-torch backends."""
-    x = crop_rgb.astype(np.float32).transpose(2, 0, 1)[None]
-    mean = np.asarray(IMAGENET_MEAN, dtype=np.float32).reshape(1, 3, 1, 1)
-    std = np.asarray(IMAGENET_STD, dtype=np.float32).reshape(1, 3, 1, 1)
-    return np.ascontiguousarray(((x / np.float32(255.0)) - mean) / std)

@@ -111,6 +111,3 @@ def create_backend(name: str, model: FARTrack, device: str = "cpu", **options) -
         raise ValueError(f"backend {name!r} is not available here: {exc}") from None
     return _REGISTRY[name](model, device=device, **options)
 
-
-def add_lazy_backend(name: str, module: str) -> None:
-    _LAZY[name] = module
