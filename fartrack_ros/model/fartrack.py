@@ -289,6 +289,16 @@ class FARTrack(nn.Module):
         the query row's attention summed over executed layers and averaged over heads (or None);
         ``exits`` the logits at each of ``exit_depths`` (distillation), in order.
         """
+        x, score, exits = self.run_blocks(tokens, depth=depth, key_mask=key_mask,
+                                          score_query=score_query, score_cols=score_cols,
+                                          exit_depths=exit_depths, exact=exact)
+        return self.head(x), score, exits
+
+    def run_blocks(self, tokens: torch.Tensor, *, depth: Optional[int] = None,
+                   key_mask: Optional[torch.Tensor] = None, score_query: Optional[int] = None,
+                   score_cols: Optional[slice] = None, exit_depths: Sequence[int] = (),
+                   exact: bool = True):
+        """:meth:`forward_tokens` before the head: ``(final token states, score, exits)``."""
         depth = self.cfg.depth if depth is None else depth
         x = tokens
         score_sum = None
@@ -300,9 +310,8 @@ class FARTrack(nn.Module):
                 score_sum = s if score_sum is None else score_sum + s
             if i + 1 in wanted:
                 exits.append(self.head(x))
-        logits = self.head(x)
         score = score_sum.mean(dim=1) if score_sum is not None else None
-        return logits, score, exits
+        return x, score, exits
 
     def assemble(self, templates: torch.Tensor, search: torch.Tensor) -> torch.Tensor:
         """Images -> the full 445-token sequence. templates (B,5,3,112,112), search (B,3,224,224)."""
@@ -321,6 +330,43 @@ class FARTrack(nn.Module):
         logits, _, _ = self.forward_tokens(self.assemble(templates, search), key_mask=keep,
                                            exact=False)
         return logits
+
+    def forward_with_aux(self, templates: torch.Tensor, search: torch.Tensor, state_layer: int = 0):
+        """Frame-stage forward for training-only auxiliary losses. Returns
+
+        * logits (B, 4, 605), as :meth:`forward`;
+        * the search tokens' states (B, 196, D) after ``state_layer`` blocks (0: after the last);
+        * the last block's attention of the 4 command rows over the search tokens, averaged
+          over heads (B, 4, 196): what the head's input is read from.
+        """
+        depth = self.cfg.depth
+        state_layer = state_layer or depth
+        if not 1 <= state_layer <= depth:
+            raise ValueError(f"search-state layer {state_layer} outside 1..{depth}")
+        nz = self.cfg.num_templates * self.cfg.template_tokens
+        search_cols = slice(nz, nz + self.cfg.search_tokens)
+        blocks = self.backbone.ordered_blocks(depth)
+        x = self.assemble(templates, search)
+        states = None
+        for i, block in enumerate(blocks[:-1]):
+            x, _ = block(x, None, None, None, False)
+            if i + 1 == state_layer:
+                states = x[:, search_cols]
+        last = blocks[-1]
+        attn = last.attn
+        h = last.norm1(x)
+        b, n, c = h.shape
+        heads = attn.num_heads
+        w_q, w_k = attn.qkv.weight[:c], attn.qkv.weight[c:2 * c]
+        b_q, b_k = attn.qkv.bias[:c], attn.qkv.bias[c:2 * c]
+        q = F.linear(h[:, -4:], w_q, b_q).reshape(b, 4, heads, -1).transpose(1, 2)
+        k = F.linear(h, w_k, b_k).reshape(b, n, heads, -1).transpose(1, 2)
+        command_attention = ((q @ k.transpose(-2, -1)) * attn.scale).softmax(dim=-1)
+        command_attention = command_attention[..., search_cols].mean(dim=1)
+        x, _ = last(x, None, None, None, False)
+        if state_layer == depth:
+            states = x[:, search_cols]
+        return self.head(x), states, command_attention
 
     def forward_exits(self, templates: torch.Tensor, search: torch.Tensor,
                       depths: Iterable[int] = range(5, 16),

@@ -19,6 +19,7 @@ from .datasets import DatasetSpec
 from .processing import ProcessingConfig
 
 DEVICES = ("auto", "cpu", "cuda")
+FRESH_SCHEMES = ("official", "structured")
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,16 @@ class InitConfig:
 
     weights: Optional[str] = None
     mae: Optional[str] = None
+    # fresh weights (neither file given): "official" = the official random init (spec 8.1);
+    # "structured" = Fourier position / coordinate-bin tables and mimetic query-key products
+    # (training/init_weights.structured_init_), for training from scratch on a small budget
+    fresh: str = "official"
 
     def __post_init__(self):
         if self.weights and self.mae:
             raise ValueError("init: give either 'weights' or 'mae', not both")
+        if self.fresh not in FRESH_SCHEMES:
+            raise ValueError(f"init.fresh {self.fresh!r} is not one of {FRESH_SCHEMES}")
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,14 @@ class LossConfig:
     ce_weight: float = 2.0
     siou_weight: float = 2.0
     kl_weight: float = 0.01                       # distill only
+    # frame stage only, not in the paper: soft CE of a training-only linear head on the final
+    # search-token states against a Gaussian (sigma 1 token) at the target centre. Dense
+    # supervision that speeds up learning from scratch; the head is not part of the checkpoint.
+    center_weight: float = 0.0
+    center_layer: int = 0           # the states it reads: after this many blocks (0 = the last)
+    # frame stage only, not in the paper: soft CE pulling the last block's command-row attention
+    # (mean over heads) onto the box edge each coordinate names (losses.edge_attention_targets)
+    readout_weight: float = 0.0
     exit_depths: tuple[int, ...] = tuple(range(5, 16))   # distill only: exits, shallow to deep
 
 
@@ -119,6 +134,12 @@ class TrainConfig:
             raise ValueError(f"stage {self.stage!r} is not one of {STAGES}")
         if self.model.stage != self.stage:
             raise ValueError(f"model.stage {self.model.stage!r} must equal the recipe stage {self.stage!r}")
+        for name in ("center_weight", "readout_weight"):
+            value = getattr(self.loss, name)
+            if value < 0 or (value and self.stage != "frame"):
+                raise ValueError(f"loss.{name} must be >= 0 and is used by the frame stage only")
+        if not 0 <= self.loss.center_layer <= self.model.depth:
+            raise ValueError(f"loss.center_layer {self.loss.center_layer} outside 0..model.depth")
         if self.stage == "distill":
             depths = list(self.loss.exit_depths)
             if len(depths) < 2 or depths != sorted(set(depths)):

@@ -8,9 +8,15 @@
   12 ViT blocks, blocks 9-11 copied again into ``extension.0-2``, the patch embedding, the final
   norm, and the 14x14 positional table (cls entry dropped) resized bicubically to 7x7 for the
   template tables and kept at 14x14 for the search. Everything else keeps its fresh value.
+* :func:`structured_init_`: for a fresh stage 1 without any pretrained file, a start that
+  already has the geometry the task needs (``init.fresh: structured``): position tables and
+  coordinate-bin embeddings built from the same Fourier features of crop coordinates, and
+  "mimetic" query-key products (Trockman & Kolter, ICML 2023) so that attention starts out
+  comparing token contents. Same parameters, only their starting values differ.
 """
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -19,6 +25,7 @@ import torch.nn.functional as F
 
 from ..model.checkpoint import (CheckpointError, check_state_dict, load_weights,
                                 official_to_stage)
+from ..core.tokenizer import BINS, COORD_MIN, NUM_COORD_BINS
 from ..model.fartrack import FARTrack
 
 # prefixes that MAE / timm / DeiT / training wrappers put before the ViT's own names
@@ -149,5 +156,107 @@ def load_vit_pretrained(model: FARTrack, path: str | Path) -> dict:
     return {"loaded": len(usable), "blocks": blocks, "ignored": ignored}
 
 
+# ----------------------------------------------------------------------------- structured init
+
+FOURIER_FREQUENCIES = 24          # per axis: 48 dims for x, 48 for y (of the 192)
+
+
+def fourier_features(coords: torch.Tensor, frequencies: int = FOURIER_FREQUENCIES) -> torch.Tensor:
+    """(...,) crop-normalised coordinates -> (..., 2F) sin / cos features, unit mean square.
+
+    Angular frequencies are geometric from pi to 128 pi, so features of two coordinates have a
+    large dot product only when the coordinates are within about 1/100 of each other (the inner
+    product is a sum of cosines of the difference: a peaked, shift-invariant kernel).
+    """
+    omega = math.pi * torch.logspace(0, math.log10(128.0), frequencies, dtype=torch.float64)
+    angles = coords.double()[..., None] * omega
+    return torch.cat([angles.sin(), angles.cos()], dim=-1).float()
+
+
+def grid_position_table(grid: int, dim: int, scale: float) -> torch.Tensor:
+    """(1, grid*grid, dim): x features of each token's centre in dims [0, 2F), y in [2F, 4F)."""
+    centres = (torch.arange(grid, dtype=torch.float64) + 0.5) / grid
+    ys, xs = torch.meshgrid(centres, centres, indexing="ij")
+    f = 2 * FOURIER_FREQUENCIES
+    table = torch.zeros(grid * grid, dim)
+    table[:, :f] = fourier_features(xs.reshape(-1))
+    table[:, f:2 * f] = fourier_features(ys.reshape(-1))
+    return (table * scale).unsqueeze(0)
+
+
+def mimetic_qk_(qkv_weight: torch.Tensor, num_heads: int, alpha: float, beta: float,
+                generator: torch.Generator) -> None:
+    """Set each head's W_q^T W_k to the best rank-d_head fit of alpha Z + beta I, Z ~ N(0, 1/D)."""
+    d = qkv_weight.shape[1]
+    dh = d // num_heads
+    for h in range(num_heads):
+        target = alpha * torch.randn(d, d, generator=generator, dtype=torch.float64) / math.sqrt(d) \
+            + beta * torch.eye(d, dtype=torch.float64)
+        u, s, vh = torch.linalg.svd(target)
+        root = s[:dh].sqrt()
+        qkv_weight[h * dh:(h + 1) * dh] = (u[:, :dh] * root).t().float()
+        qkv_weight[d + h * dh:d + (h + 1) * dh] = (vh[:dh].t() * root).t().float()
+
+
+@torch.no_grad()
+def copying_value_output_(qkv_weight: torch.Tensor, proj_weight: torch.Tensor, alpha: float, beta: float,
+                          generator: torch.Generator) -> None:
+    """Set W_proj W_v (all heads together) to alpha Z + beta I: attention starts by copying what
+    it attends to (the official random init makes this product ~0)."""
+    d = proj_weight.shape[0]
+    target = alpha * torch.randn(d, d, generator=generator, dtype=torch.float64) / math.sqrt(d) \
+        + beta * torch.eye(d, dtype=torch.float64)
+    u, s, vh = torch.linalg.svd(target)
+    root = s.sqrt()
+    qkv_weight[2 * d:3 * d] = (root[:, None] * vh).float()
+    proj_weight.copy_((u * root).float())
+
+
+@torch.no_grad()
+def structured_init_(model: FARTrack, seed: int = 0, alpha: float = 0.7, beta: float = 0.7,
+                     value_alpha: float = 0.3, value_beta: float = 0.5) -> dict:
+    """Fresh-weights start with task geometry built in (see the module docstring).
+
+    * ``pos_embed_x`` / ``pos_embed_z0`` (and the stored copies): Fourier features of each
+      token's centre in its crop (x in one band of channels, y in the next);
+    * coordinate bins 0..599 of ``word_embeddings``: the same features of the bin's coordinate
+      in both bands, so a token carrying a position scores the bins near it (the tied head);
+    * every block's query / key: mimetic init (attention ~ content similarity + locality), and
+      value / output products near a scaled identity (attention copies what it reads);
+    * the 4 command-slot embeddings small (std 0.02).
+    """
+    cfg = model.cfg
+    bb = model.backbone
+    gen = torch.Generator().manual_seed(seed)
+    d = cfg.embed_dim
+    f = 2 * FOURIER_FREQUENCIES
+    if 2 * f > d:
+        raise ValueError(f"structured init needs embed_dim >= {2 * f}, got {d}")
+    pos_scale = 0.5
+    x_table = grid_position_table(int(round(cfg.search_tokens ** 0.5)), d, pos_scale)
+    z_table = grid_position_table(int(round(cfg.template_tokens ** 0.5)), d, pos_scale)
+    bb.pos_embed_x.copy_(x_table)
+    for name in ("pos_embed_z0", "pos_embed_z1", "pos_embed_z"):
+        if hasattr(bb, name):
+            getattr(bb, name).copy_(z_table)
+    bins = torch.arange(NUM_COORD_BINS, dtype=torch.float64)
+    coords = COORD_MIN + (bins + 0.5) / BINS
+    feats = fourier_features(coords) / math.sqrt(2 * FOURIER_FREQUENCIES)   # unit norm per band
+    emb = bb.word_embeddings.weight
+    emb[:NUM_COORD_BINS] *= 0.1                       # the rest of each row: small, still random
+    emb[:NUM_COORD_BINS, :f] = feats
+    emb[:NUM_COORD_BINS, f:2 * f] = feats
+    for block in bb.ordered_blocks(cfg.num_blocks + cfg.num_extension):
+        mimetic_qk_(block.attn.qkv.weight, cfg.num_heads, alpha, beta, gen)
+        copying_value_output_(block.attn.qkv.weight, block.attn.proj.weight, value_alpha, value_beta, gen)
+    # small command-slot embeddings, so that what the command tokens read through attention is
+    # not drowned by their own (input-independent) embedding in the residual stream
+    bb.position_embeddings.weight.normal_(0.0, 0.02, generator=gen)
+    model.renorm_command_embeddings_()
+    return {"fresh": "structured", "fourier_frequencies": FOURIER_FREQUENCIES,
+            "mimetic_alpha": alpha, "mimetic_beta": beta, "value_alpha": value_alpha,
+            "value_beta": value_beta}
+
+
 __all__ = ["load_previous_stage", "load_vit_pretrained", "read_tensor_file", "vit_state_for",
-           "resize_pos_embed_grid"]
+           "resize_pos_embed_grid", "structured_init_", "fourier_features"]

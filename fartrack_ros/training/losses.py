@@ -101,6 +101,65 @@ def frame_losses(logits: torch.Tensor, tokens: torch.Tensor, ce_weight: float,
     return {"loss": total, "ce": ce.detach(), "siou": siou.detach()}
 
 
+def center_heatmap(box_xyxy: torch.Tensor, grid: int, sigma: float = 1.0) -> torch.Tensor:
+    """(B, 4) crop-normalised xyxy -> (B, grid*grid) Gaussian at the box centre, summing to 1.
+
+    The centre is clamped into the crop, so a target at the edge marks the nearest tokens.
+    """
+    centre = (0.5 * (box_xyxy[:, :2] + box_xyxy[:, 2:])).clamp(0.0, 1.0) * grid - 0.5
+    cells = torch.arange(grid, device=box_xyxy.device, dtype=box_xyxy.dtype)
+    gx = torch.exp(-0.5 * ((cells[None] - centre[:, :1]) / sigma) ** 2)       # (B, grid)
+    gy = torch.exp(-0.5 * ((cells[None] - centre[:, 1:]) / sigma) ** 2)
+    heat = (gy[:, :, None] * gx[:, None, :]).reshape(box_xyxy.shape[0], -1)
+    return heat / heat.sum(dim=1, keepdim=True)
+
+
+def center_loss(center_logits: torch.Tensor, box_xyxy: torch.Tensor) -> torch.Tensor:
+    """Soft CE of per-token logits (B, N) against :func:`center_heatmap` (mean over the batch)."""
+    grid = int(round(center_logits.shape[1] ** 0.5))
+    target = center_heatmap(box_xyxy.float(), grid)
+    return -(target * F.log_softmax(center_logits.float(), dim=1)).sum(dim=1).mean()
+
+
+def edge_attention_targets(box_xyxy: torch.Tensor, grid: int, sigma: float = 0.75) -> torch.Tensor:
+    """(B, 4) crop-normalised xyxy -> (B, 4, grid*grid): where each command token should look.
+
+    Command x0 (x1): a Gaussian across columns at the box's left (right) edge, spread evenly over
+    the rows the box covers; y0 / y1 likewise across rows, over the covered columns. Each
+    distribution sums to 1. Edges outside the crop are clamped to it.
+    """
+    box = box_xyxy.float()
+    pos = box.clamp(0.0, 1.0) * grid - 0.5                      # edge positions in token units
+    cells = torch.arange(grid, device=box.device, dtype=box.dtype) + 0.0
+    centres = (cells + 0.5) / grid
+
+    def covered(lo, hi):                                       # (B, grid): cells inside [lo, hi]
+        inside = ((centres[None] >= lo[:, None]) & (centres[None] <= hi[:, None])).to(box.dtype)
+        nearest = (centres[None] - (0.5 * (lo + hi))[:, None]).abs().argmin(dim=1)
+        inside[torch.arange(box.shape[0]), nearest] = 1.0        # at least the nearest cell
+        return inside
+
+    rows, cols = covered(box[:, 1], box[:, 3]), covered(box[:, 0], box[:, 2])
+    out = []
+    for k in range(4):
+        edge = torch.exp(-0.5 * ((cells[None] - pos[:, k:k + 1]) / sigma) ** 2)
+        if k in (0, 2):                                           # x edge: columns x rows
+            m = rows[:, :, None] * edge[:, None, :]
+        else:                                                     # y edge: rows x columns
+            m = edge[:, :, None] * cols[:, None, :]
+        m = m.reshape(box.shape[0], -1)
+        out.append(m / m.sum(dim=1, keepdim=True))
+    return torch.stack(out, dim=1)
+
+
+def readout_attention_loss(command_attention: torch.Tensor, box_xyxy: torch.Tensor) -> torch.Tensor:
+    """Soft CE between :func:`edge_attention_targets` and the command rows' attention (B, 4, N);
+    attention spent outside the search tokens counts as missing mass."""
+    grid = int(round(command_attention.shape[-1] ** 0.5))
+    target = edge_attention_targets(box_xyxy, grid)
+    return -(target * torch.log(command_attention.float() + 1e-8)).sum(dim=-1).mean()
+
+
 def distill_losses(exits: Seq[torch.Tensor], tokens: torch.Tensor, ce_weight: float,
                    siou_weight: float, kl_weight: float) -> dict[str, torch.Tensor]:
     """Stage 2: task losses at every exit (mean over exits) + KL of each exit to the next deeper one.

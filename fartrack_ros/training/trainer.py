@@ -40,10 +40,11 @@ from ..model.checkpoint import save_weights
 from ..model.fartrack import FARTrack, prune_lowest
 from .config import TrainConfig, train_config_to_dict
 from .datasets import open_dataset
-from .init_weights import load_previous_stage, load_vit_pretrained
+from .init_weights import load_previous_stage, load_vit_pretrained, structured_init_
 from .loaders import (ClipTrainingSet, EpochSampler, FrameTrainingSet, collate_clips,
                       normalize_crops, worker_init)
-from .losses import argmax_xyxy, distill_losses, frame_losses, sequence_losses
+from .losses import (argmax_xyxy, center_loss, distill_losses, frame_losses, readout_attention_loss,
+                     sequence_losses)
 from .processing import ClipSample
 from .sampling import CausalFrameSampler, ClipSampler, DatasetMixture
 
@@ -90,13 +91,27 @@ def setup_distributed(device: str) -> DistContext:
 class StageForward(nn.Module):
     """One ``forward`` for every call the recipes make, so DistributedDataParallel sees them all."""
 
-    def __init__(self, model: FARTrack):
+    def __init__(self, model: FARTrack, center_head: bool = False, center_layer: int = 0,
+                 readout_attention: bool = False):
         super().__init__()
         self.model = model
+        self.center_layer = center_layer
+        self.readout_attention = readout_attention
+        # training-only head of loss.center_weight (not saved with the model's weights)
+        self.center_head = nn.Sequential(nn.LayerNorm(model.cfg.embed_dim), nn.Linear(model.cfg.embed_dim, 1)) \
+            if center_head else None
+
+    @property
+    def auxiliary(self) -> bool:
+        return self.center_head is not None or self.readout_attention
 
     def forward(self, templates, search, keep=None, exit_depths=None):
         if exit_depths is not None:
             return self.model.forward_exits(templates, search, depths=exit_depths, keep=keep)
+        if self.auxiliary:
+            logits, states, command_attention = self.model.forward_with_aux(templates, search, self.center_layer)
+            center = self.center_head(states).squeeze(-1) if self.center_head is not None else None
+            return logits, center, command_attention
         return self.model(templates, search, keep=keep)
 
 
@@ -257,13 +272,20 @@ class Trainer:
             if name in unused:
                 p.requires_grad_(False)
         self.model.to(self.ctx.device).train()
-        self.net: nn.Module = StageForward(self.model)
+        self.stage_forward = StageForward(self.model, center_head=cfg.loss.center_weight > 0,
+                                          center_layer=cfg.loss.center_layer,
+                                          readout_attention=cfg.loss.readout_weight > 0)
+        self.stage_forward.to(self.ctx.device)
+        self.net: nn.Module = self.stage_forward
         if self.ctx.distributed:
             ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
             self.net = nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
         o = cfg.optim
-        self.optimizer = torch.optim.AdamW(parameter_groups(self.model, o.lr, o.backbone_multiplier),
-                                           lr=o.lr, weight_decay=o.weight_decay)
+        groups = parameter_groups(self.model, o.lr, o.backbone_multiplier)
+        if self.stage_forward.center_head is not None:
+            groups.append({"params": list(self.stage_forward.center_head.parameters()), "lr": o.lr,
+                           "name": "center_head"})
+        self.optimizer = torch.optim.AdamW(groups, lr=o.lr, weight_decay=o.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, o.lr_drop_epoch, gamma=o.lr_gamma)
         self.dataset = self._build_dataset()
         self.steps_per_epoch = math.ceil(len(self.dataset) / (o.batch_size * self.ctx.world))
@@ -282,6 +304,8 @@ class Trainer:
             return {"weights": init.weights, **load_previous_stage(self.model, init.weights)}
         if init.mae:
             return {"mae": init.mae, **load_vit_pretrained(self.model, init.mae)}
+        if init.fresh == "structured":
+            return structured_init_(self.model, seed=self.cfg.run.seed)
         return {"fresh": True}
 
     def _build_dataset(self):
@@ -324,6 +348,18 @@ class Trainer:
         if self.cfg.stage == "distill":
             exits = self.net(templates, search, exit_depths=tuple(loss_cfg.exit_depths))
             terms = distill_losses(exits, tokens, loss_cfg.ce_weight, loss_cfg.siou_weight, loss_cfg.kl_weight)
+        elif self.stage_forward.auxiliary:
+            logits, center_logits, command_attention = self.net(templates, search)
+            terms = frame_losses(logits, tokens, loss_cfg.ce_weight, loss_cfg.siou_weight)
+            box = batch["search_box_xyxy"].to(self.ctx.device)
+            if center_logits is not None:
+                center = center_loss(center_logits, box)
+                terms["loss"] = terms["loss"] + loss_cfg.center_weight * center
+                terms["center"] = center.detach()
+            if loss_cfg.readout_weight > 0:
+                readout = readout_attention_loss(command_attention, box)
+                terms["loss"] = terms["loss"] + loss_cfg.readout_weight * readout
+                terms["readout"] = readout.detach()
         else:
             logits = self.net(templates, search)
             terms = frame_losses(logits, tokens, loss_cfg.ce_weight, loss_cfg.siou_weight)
@@ -361,7 +397,7 @@ class Trainer:
     def _optimizer_step(self) -> None:
         clip = self.cfg.optim.grad_clip
         if clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+            torch.nn.utils.clip_grad_norm_(self.stage_forward.parameters(), clip)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
 
@@ -456,6 +492,8 @@ class Trainer:
                  "torch_rng": torch.get_rng_state(),
                  "cuda_rng": torch.cuda.get_rng_state() if self.ctx.device.type == "cuda" else None,
                  "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+                 "center_head": ({k: v.detach().cpu() for k, v in self.stage_forward.center_head.state_dict().items()}
+                                 if self.stage_forward.center_head is not None else None),
                  "stage": self.cfg.stage, "world": self.ctx.world,
                  "batch_size": self.cfg.optim.batch_size}
         tmp = path.with_name(path.stem + STATE_SUFFIX + ".tmp")
@@ -471,6 +509,10 @@ class Trainer:
             raise ValueError(f"{state_path}: stopped mid-epoch with {state['world']} ranks x batch "
                              f"{state['batch_size']}; resume with the same (or from an epoch end)")
         self.model.load_state_dict(state["model"], strict=True)
+        if self.stage_forward.center_head is not None:
+            if state.get("center_head") is None:
+                raise ValueError(f"{state_path}: saved without the center head that loss.center_weight needs")
+            self.stage_forward.center_head.load_state_dict(state["center_head"], strict=True)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.batch_in_epoch = state["epoch"], state["batch_in_epoch"]

@@ -20,7 +20,7 @@ from fartrack_ros.model.checkpoint import CheckpointError, build_model, load_wei
 from fartrack_ros.model.fartrack import FARTrack
 from fartrack_ros.training.config import TrainConfig, load_train_config, train_config_to_dict
 from fartrack_ros.training.generate import GeneratorConfig, generate_dataset
-from fartrack_ros.training.init_weights import load_vit_pretrained
+from fartrack_ros.training.init_weights import load_vit_pretrained, structured_init_
 from fartrack_ros.training.loaders import FrameTrainingSet, normalize_crops
 from fartrack_ros.training.losses import frame_losses, sequence_losses
 from fartrack_ros.training.processing import ProcessingConfig
@@ -153,10 +153,12 @@ def test_sparse_stage_starts_from_distill_weights(frame_run, tiny_data, tmp_path
     assert trainer.run().is_file()
 
 
-def test_resume_continues_exactly_where_it_stopped(tiny_data, tmp_path):
+@pytest.mark.parametrize("center_weight", [0.0, 1.0])
+def test_resume_continues_exactly_where_it_stopped(tiny_data, tmp_path, center_weight):
     def cfg(out, steps):
         return recipe("frame", tiny_data, out, data={"samples_per_epoch": 12},
-                      optim={"batch_size": 2, "lr_drop_epoch": 1}, run={"max_steps": steps, "log_every": 1})
+                      optim={"batch_size": 2, "lr_drop_epoch": 1}, loss={"center_weight": center_weight},
+                      run={"max_steps": steps, "log_every": 1})
 
     straight = train(cfg(tmp_path / "a", 8))            # 6 steps per epoch: crosses an epoch end
     first = train(cfg(tmp_path / "b", 3))
@@ -265,3 +267,64 @@ def test_torchrun_two_processes(tiny_data, tmp_path):
     assert log[0]["samples_per_s"] > 0
     _, _, meta = load_weights(tmp_path / "run" / "last.safetensors")
     assert meta["global_step"] == 2
+
+
+def test_structured_init_builds_in_the_task_geometry():
+    cfg = ModelConfig(stage="frame", depth=2, embed_dim=96, num_heads=2, num_blocks=2, num_extension=0)
+    model = FARTrack(cfg)
+    keys = {k: v.shape for k, v in model.state_dict().items()}
+    info = structured_init_(model, seed=0)
+    assert {k: v.shape for k, v in model.state_dict().items()} == keys and info["fresh"] == "structured"
+    bb = model.backbone
+    bins = bb.word_embeddings.weight[:600, :48]
+    # search token (row 3, column 10): its x band scores highest the bin of its centre x
+    token = bb.pos_embed_x[0, 3 * 14 + 10]
+    x_centre, y_centre = 10.5 / 14, 3.5 / 14
+    best_x = int((bins @ token[:48]).argmax())
+    best_y = int((bins @ token[48:96]).argmax())
+    assert abs((-0.5 + (best_x + 0.5) / 300) - x_centre) < 0.01
+    assert abs((-0.5 + (best_y + 0.5) / 300) - y_centre) < 0.01
+    # mimetic query-key: each head's W_q^T W_k has a clearly positive diagonal; value-output
+    # products are alpha Z + beta I exactly (full rank)
+    attn = bb.blocks[0].attn
+    w = attn.qkv.weight
+    off = ~torch.eye(96, dtype=torch.bool)
+    for h in range(2):
+        qk = w[h * 48:(h + 1) * 48].t() @ w[96 + h * 48:96 + (h + 1) * 48]
+        assert float(qk.diagonal().mean()) > 2 * float(qk[off].abs().mean())
+    vo = attn.proj.weight @ w[192:288]
+    assert abs(float(vo.diagonal().mean()) - info["value_beta"]) < 0.1
+    assert float(bb.position_embeddings.weight.std()) < 0.05
+    with pytest.raises(ValueError, match="embed_dim"):
+        structured_init_(FARTrack(ModelConfig(stage="frame", **TINY)))
+
+
+def test_center_loss_and_structured_init_in_a_frame_run(tiny_data, tmp_path):
+    cfg = recipe("frame", tiny_data, tmp_path, model={"embed_dim": 96},
+                 init={"fresh": "structured"},
+                 loss={"center_weight": 1.0, "center_layer": 3, "readout_weight": 1.0},
+                 run={"max_steps": 4, "log_every": 2})
+    trainer = Trainer(cfg)
+    assert trainer.init_info["fresh"] == "structured"
+    model = trainer.model.eval()
+    templates, search, _ = fixed_batch(trainer, 2)
+    with torch.no_grad():                           # the auxiliary forward is the plain forward
+        logits, states, attention = model.forward_with_aux(templates, search, 3)
+        torch.testing.assert_close(logits, model(templates, search))
+    assert states.shape == (2, 196, 96) and attention.shape == (2, 4, 196)
+    assert float(attention.sum(dim=-1).max()) <= 1.0 + 1e-5
+    model.train()
+    last = trainer.run()
+    log = [yaml.safe_load(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert all(r["center"] > 0 and r["readout"] > 0 for r in log)
+    state, _, _ = load_weights(last)                # the training-only head is not in the weights
+    assert not any("center" in k for k in state)
+    build_model(last)
+    with pytest.raises(ValueError, match="center_weight"):
+        recipe("distill", tiny_data, tmp_path, loss={"center_weight": 1.0})
+    with pytest.raises(ValueError, match="readout_weight"):
+        recipe("sparse", tiny_data, tmp_path, loss={"readout_weight": 1.0})
+    with pytest.raises(ValueError, match="center_layer"):
+        recipe("frame", tiny_data, tmp_path, loss={"center_weight": 1.0, "center_layer": 9})
+    with pytest.raises(ValueError, match="init.fresh"):
+        recipe("frame", tiny_data, tmp_path, init={"fresh": "mae-ish"})

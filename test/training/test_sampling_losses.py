@@ -213,3 +213,31 @@ def test_sequence_targets_clamp_and_truncate():
     target, tokens = sequence_targets(torch.tensor([[-0.7, 0.25, 1.0, 1.6]]))
     torch.testing.assert_close(target, torch.tensor([[-0.5, 0.25, 1.0, (600 - 1e-4) / 299 - 0.5]]))
     assert tokens.tolist() == [[0, int(0.75 * 299), int(1.5 * 299), 599]]
+
+
+def test_center_heatmap_peaks_at_the_box_centre_and_is_a_distribution():
+    from fartrack_ros.training.losses import center_heatmap, center_loss
+    boxes = torch.tensor([[0.40, 0.10, 0.60, 0.30],      # centre (0.5, 0.2): token row 2, col 7
+                          [1.20, 1.10, 1.40, 1.45]])     # outside: clamped to the corner
+    heat = center_heatmap(boxes, 14)
+    assert heat.shape == (2, 196)
+    torch.testing.assert_close(heat.sum(dim=1), torch.ones(2))
+    assert int(heat[0].argmax()) in (2 * 14 + 6, 2 * 14 + 7)
+    assert int(heat[1].argmax()) == 14 * 14 - 1
+    peaked = torch.log(heat + 1e-12)                      # logits that agree with the target
+    assert center_loss(peaked, boxes) < center_loss(torch.zeros(2, 196), boxes)
+
+
+def test_edge_attention_targets_look_at_the_named_edge_of_the_box():
+    from fartrack_ros.training.losses import edge_attention_targets, readout_attention_loss
+    box = torch.tensor([[0.30, 0.40, 0.60, 0.80]])
+    t = edge_attention_targets(box, 14)
+    assert t.shape == (1, 4, 196)
+    torch.testing.assert_close(t.sum(dim=-1), torch.ones(1, 4))
+    m = t[0].reshape(4, 14, 14)
+    columns, rows = m.sum(dim=1), m.sum(dim=2)          # mass per column / per row
+    assert int(columns[0].argmax()) == 4 and int(columns[2].argmax()) == 8     # x0 0.30, x1 0.60
+    assert int(rows[1].argmax()) == 5 and int(rows[3].argmax()) == 11          # y0 0.40, y1 0.80
+    assert set(torch.nonzero(rows[0]).flatten().tolist()) == set(range(6, 11))  # the box's rows
+    uniform = torch.full((1, 4, 196), 1 / 196)
+    assert readout_attention_loss(t, box) < readout_attention_loss(uniform, box)
