@@ -287,12 +287,12 @@ def test_structured_init_builds_in_the_task_geometry():
     # mimetic query-key: each head's W_q^T W_k has a clearly positive diagonal; value-output
     # products are alpha Z + beta I exactly (full rank)
     attn = bb.blocks[0].attn
-    w = attn.qkv.weight
+    w = attn.qkv.weight.detach()
     off = ~torch.eye(96, dtype=torch.bool)
     for h in range(2):
         qk = w[h * 48:(h + 1) * 48].t() @ w[96 + h * 48:96 + (h + 1) * 48]
         assert float(qk.diagonal().mean()) > 2 * float(qk[off].abs().mean())
-    vo = attn.proj.weight @ w[192:288]
+    vo = attn.proj.weight.detach() @ w[192:288]
     assert abs(float(vo.diagonal().mean()) - info["value_beta"]) < 0.1
     assert float(bb.position_embeddings.weight.std()) < 0.05
     with pytest.raises(ValueError, match="embed_dim"):
