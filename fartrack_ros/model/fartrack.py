@@ -289,16 +289,6 @@ class FARTrack(nn.Module):
         the query row's attention summed over executed layers and averaged over heads (or None);
         ``exits`` the logits at each of ``exit_depths`` (distillation), in order.
         """
-        x, score, exits = self.run_blocks(tokens, depth=depth, key_mask=key_mask,
-                                          score_query=score_query, score_cols=score_cols,
-                                          exit_depths=exit_depths, exact=exact)
-        return self.head(x), score, exits
-
-    def run_blocks(self, tokens: torch.Tensor, *, depth: Optional[int] = None,
-                   key_mask: Optional[torch.Tensor] = None, score_query: Optional[int] = None,
-                   score_cols: Optional[slice] = None, exit_depths: Sequence[int] = (),
-                   exact: bool = True):
-        """:meth:`forward_tokens` before the head: ``(final token states, score, exits)``."""
         depth = self.cfg.depth if depth is None else depth
         x = tokens
         score_sum = None
@@ -310,8 +300,9 @@ class FARTrack(nn.Module):
                 score_sum = s if score_sum is None else score_sum + s
             if i + 1 in wanted:
                 exits.append(self.head(x))
+        logits = self.head(x)
         score = score_sum.mean(dim=1) if score_sum is not None else None
-        return x, score, exits
+        return logits, score, exits
 
     def assemble(self, templates: torch.Tensor, search: torch.Tensor) -> torch.Tensor:
         """Images -> the full 445-token sequence. templates (B,5,3,112,112), search (B,3,224,224)."""
