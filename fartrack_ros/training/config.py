@@ -40,6 +40,8 @@ class InitConfig:
             raise ValueError("init: give either 'weights' or 'mae', not both")
         if self.fresh not in FRESH_SCHEMES:
             raise ValueError(f"init.fresh {self.fresh!r} is not one of {FRESH_SCHEMES}")
+        if self.fresh != "official" and (self.weights or self.mae):
+            raise ValueError(f"init.fresh {self.fresh!r} is for fresh weights; drop it or 'weights' / 'mae'")
 
 
 @dataclass(frozen=True)

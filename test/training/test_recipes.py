@@ -328,3 +328,5 @@ def test_center_loss_and_structured_init_in_a_frame_run(tiny_data, tmp_path):
         recipe("frame", tiny_data, tmp_path, loss={"center_weight": 1.0, "center_layer": 9})
     with pytest.raises(ValueError, match="init.fresh"):
         recipe("frame", tiny_data, tmp_path, init={"fresh": "mae-ish"})
+    with pytest.raises(ValueError, match="init.fresh"):
+        recipe("frame", tiny_data, tmp_path, init={"fresh": "structured", "weights": str(last)})
