@@ -31,9 +31,9 @@ $T $FRAME $WIDE --set loss.readout_weight=1.0 --init out/train/frame_a/last.safe
 #   c) search jitter 1.0 / 0.2 (closer to what tracking sees): 1440 steps
 $T $FRAME $NARROW --set loss.readout_weight=1.0 --init out/train/frame_b/last.safetensors \
    --output-dir out/train/frame_c --max-steps 1440
-#   d) LR 4e-5: 600 steps
+#   d) LR 4e-5: 840 steps
 $T $FRAME $NARROW --set loss.readout_weight=1.0 --set optim.lr=4.0e-5 \
-   --init out/train/frame_c/last.safetensors --output-dir out/train/frame_d --max-steps 600
+   --init out/train/frame_c/last.safetensors --output-dir out/train/frame_d --max-steps 840
 # Stage 2, self-distillation over all 15 blocks (exits 5..15, KL to the next deeper exit). Blocks
 # 6..14 start from their structured fresh values. Batch 8, the recipe LR 4e-5: 250 steps.
 $T --config config/train/distill.yaml --set optim.batch_size=8 --set data.samples_per_epoch=160 \
