@@ -101,15 +101,20 @@ def frame_losses(logits: torch.Tensor, tokens: torch.Tensor, ce_weight: float,
     return {"loss": total, "ce": ce.detach(), "siou": siou.detach()}
 
 
+def gaussian_over_cells(grid: int, positions: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(B,) positions in token units -> (B, grid) unnormalised Gaussian over the cell indices."""
+    cells = torch.arange(grid, device=positions.device, dtype=positions.dtype)
+    return torch.exp(-0.5 * ((cells[None] - positions[:, None]) / sigma) ** 2)
+
+
 def center_heatmap(box_xyxy: torch.Tensor, grid: int, sigma: float = 1.0) -> torch.Tensor:
     """(B, 4) crop-normalised xyxy -> (B, grid*grid) Gaussian at the box centre, summing to 1.
 
     The centre is clamped into the crop, so a target at the edge marks the nearest tokens.
     """
     centre = (0.5 * (box_xyxy[:, :2] + box_xyxy[:, 2:])).clamp(0.0, 1.0) * grid - 0.5
-    cells = torch.arange(grid, device=box_xyxy.device, dtype=box_xyxy.dtype)
-    gx = torch.exp(-0.5 * ((cells[None] - centre[:, :1]) / sigma) ** 2)       # (B, grid)
-    gy = torch.exp(-0.5 * ((cells[None] - centre[:, 1:]) / sigma) ** 2)
+    gx = gaussian_over_cells(grid, centre[:, 0], sigma)
+    gy = gaussian_over_cells(grid, centre[:, 1], sigma)
     heat = (gy[:, :, None] * gx[:, None, :]).reshape(box_xyxy.shape[0], -1)
     return heat / heat.sum(dim=1, keepdim=True)
 
@@ -130,8 +135,7 @@ def edge_attention_targets(box_xyxy: torch.Tensor, grid: int, sigma: float = 0.7
     """
     box = box_xyxy.float()
     pos = box.clamp(0.0, 1.0) * grid - 0.5                      # edge positions in token units
-    cells = torch.arange(grid, device=box.device, dtype=box.dtype) + 0.0
-    centres = (cells + 0.5) / grid
+    centres = (torch.arange(grid, device=box.device, dtype=box.dtype) + 0.5) / grid
 
     def covered(lo, hi):                                       # (B, grid): cells inside [lo, hi]
         inside = ((centres[None] >= lo[:, None]) & (centres[None] <= hi[:, None])).to(box.dtype)
@@ -142,7 +146,7 @@ def edge_attention_targets(box_xyxy: torch.Tensor, grid: int, sigma: float = 0.7
     rows, cols = covered(box[:, 1], box[:, 3]), covered(box[:, 0], box[:, 2])
     out = []
     for k in range(4):
-        edge = torch.exp(-0.5 * ((cells[None] - pos[:, k:k + 1]) / sigma) ** 2)
+        edge = gaussian_over_cells(grid, pos[:, k], sigma)
         if k in (0, 2):                                           # x edge: columns x rows
             m = rows[:, :, None] * edge[:, None, :]
         else:                                                     # y edge: rows x columns
