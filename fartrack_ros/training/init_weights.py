@@ -12,7 +12,8 @@
   already has the geometry the task needs (``init.fresh: structured``): position tables and
   coordinate-bin embeddings built from the same Fourier features of crop coordinates, and
   "mimetic" query-key products (Trockman & Kolter, ICML 2023) so that attention starts out
-  comparing token contents. Same parameters, only their starting values differ.
+  comparing token contents, and value-output products that copy what attention reads. Same
+  parameters, only their starting values differ.
 """
 from __future__ import annotations
 
@@ -184,29 +185,31 @@ def grid_position_table(grid: int, dim: int, scale: float) -> torch.Tensor:
     return (table * scale).unsqueeze(0)
 
 
+def noisy_identity_svd(d: int, alpha: float, beta: float, generator: torch.Generator):
+    """SVD (u, s, vh) of alpha Z + beta I, Z ~ N(0, 1/d): the mimetic target product."""
+    target = alpha * torch.randn(d, d, generator=generator, dtype=torch.float64) / math.sqrt(d) \
+        + beta * torch.eye(d, dtype=torch.float64)
+    return torch.linalg.svd(target)
+
+
 def mimetic_qk_(qkv_weight: torch.Tensor, num_heads: int, alpha: float, beta: float,
                 generator: torch.Generator) -> None:
-    """Set each head's W_q^T W_k to the best rank-d_head fit of alpha Z + beta I, Z ~ N(0, 1/D)."""
+    """Set each head's W_q^T W_k to the best rank-d_head fit of alpha Z + beta I."""
     d = qkv_weight.shape[1]
     dh = d // num_heads
     for h in range(num_heads):
-        target = alpha * torch.randn(d, d, generator=generator, dtype=torch.float64) / math.sqrt(d) \
-            + beta * torch.eye(d, dtype=torch.float64)
-        u, s, vh = torch.linalg.svd(target)
+        u, s, vh = noisy_identity_svd(d, alpha, beta, generator)
         root = s[:dh].sqrt()
         qkv_weight[h * dh:(h + 1) * dh] = (u[:, :dh] * root).t().float()
         qkv_weight[d + h * dh:d + (h + 1) * dh] = (vh[:dh].t() * root).t().float()
 
 
-@torch.no_grad()
 def copying_value_output_(qkv_weight: torch.Tensor, proj_weight: torch.Tensor, alpha: float, beta: float,
                           generator: torch.Generator) -> None:
     """Set W_proj W_v (all heads together) to alpha Z + beta I: attention starts by copying what
     it attends to (the official random init makes this product ~0)."""
     d = proj_weight.shape[0]
-    target = alpha * torch.randn(d, d, generator=generator, dtype=torch.float64) / math.sqrt(d) \
-        + beta * torch.eye(d, dtype=torch.float64)
-    u, s, vh = torch.linalg.svd(target)
+    u, s, vh = noisy_identity_svd(d, alpha, beta, generator)
     root = s.sqrt()
     qkv_weight[2 * d:3 * d] = (root[:, None] * vh).float()
     proj_weight.copy_((u * root).float())
