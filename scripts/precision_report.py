@@ -72,12 +72,19 @@ def shifted_xywh(box, shift_px: float) -> tuple[float, float, float, float]:
     return (x + shift_px, y + shift_px, w, h)
 
 
-def summarise(ious: list[np.ndarray], gt_ious: list[np.ndarray]) -> dict:
-    out = {"mean_iou": round(float(np.concatenate(ious).mean()), 4),
-           "min_sequence_mean_iou": round(float(min(i.mean() for i in ious)), 4)}
-    if gt_ious:
-        out["ao_vs_ground_truth"] = round(float(np.mean([i.mean() for i in gt_ious])), 4)
-    return out
+def ao_vs_ground_truth(runs: list[np.ndarray], clips: list[Clip]) -> dict:
+    """{"ao_vs_ground_truth": mean per-clip IoU with the ground truth}, or {} if nothing is annotated."""
+    per_clip = [iou_continuous_xywh(boxes, c.gt_xywh).mean() for boxes, c in zip(runs, clips)
+                if c.gt_xywh is not None]
+    return {"ao_vs_ground_truth": round(float(np.mean(per_clip)), 4)} if per_clip else {}
+
+
+def closed_loop_summary(runs: list[np.ndarray], clips: list[Clip], fp32_boxes: list[np.ndarray]) -> dict:
+    """IoU of each clip's boxes against the fp32 boxes, and the AO against the ground truth."""
+    ious = [iou_continuous_xywh(boxes, ref) for boxes, ref in zip(runs, fp32_boxes)]
+    return {"mean_iou": round(float(np.concatenate(ious).mean()), 4),
+            "min_sequence_mean_iou": round(float(min(i.mean() for i in ious)), 4),
+            **ao_vs_ground_truth(runs, clips)}
 
 
 def report_variant(weights: Path, variant: str, backends: list[str], clips: list[Clip],
@@ -87,34 +94,25 @@ def report_variant(weights: Path, variant: str, backends: list[str], clips: list
                                            threads=threads))
 
     fp32_boxes = [track_sequence(tracker("torch"), c.frames, c.init_box_xywh) for c in clips]
-    annotated = [(b, c.gt_xywh) for b, c in zip(fp32_boxes, clips) if c.gt_xywh is not None]
-    out = {"torch (fp32)": {"ao_vs_ground_truth": round(float(np.mean(
-        [iou_continuous_xywh(b, gt).mean() for b, gt in annotated])), 4)} if annotated else {}}
+    out = {"torch (fp32)": ao_vs_ground_truth(fp32_boxes, clips)}
 
     # The noise floor of the closed-loop figure: the fp32 tracker itself, started from a box moved
     # by a fraction of a pixel. A reduced backend cannot be expected to agree with fp32 better
     # than fp32 agrees with itself under a perturbation this small.
-    ious, gt_ious = [], []
-    for clip, ref in zip(clips, fp32_boxes):
-        boxes = track_sequence(tracker("torch"), clip.frames, shifted_xywh(clip.init_box_xywh, floor_shift_px))
-        ious.append(iou_continuous_xywh(boxes, ref))
-        if clip.gt_xywh is not None:
-            gt_ious.append(iou_continuous_xywh(boxes, clip.gt_xywh))
-    out[f"torch (fp32), init box +{floor_shift_px} px"] = summarise(ious, gt_ious)
+    shifted = [track_sequence(tracker("torch"), c.frames, shifted_xywh(c.init_box_xywh, floor_shift_px))
+               for c in clips]
+    out[f"torch (fp32), init box +{floor_shift_px} px"] = closed_loop_summary(shifted, clips, fp32_boxes)
 
     for name in backends:
-        ious, gt_ious, errors, agree = [], [], [], []
-        for clip, ref in zip(clips, fp32_boxes):
+        runs, errors, agree = [], [], []
+        for clip in clips:
             reduced = tracker(name)
-            boxes = track_sequence(reduced, clip.frames, clip.init_box_xywh)
-            ious.append(iou_continuous_xywh(boxes, ref))
-            if clip.gt_xywh is not None:
-                gt_ious.append(iou_continuous_xywh(boxes, clip.gt_xywh))
+            runs.append(track_sequence(reduced, clip.frames, clip.init_box_xywh))
             shadow = ShadowBackend(tracker("torch").backend, create_backend(name, reduced.backend.model))
             track_sequence(FARTrackTracker(shadow), clip.frames, clip.init_box_xywh)
             errors.append(open_loop_coordinate_errors_px(shadow.pairs))
             agree.append(np.array([(a.argmax(-1) == b.argmax(-1)) for a, b in shadow.pairs]))
-        out[name] = {**summarise(ious, gt_ious),
+        out[name] = {**closed_loop_summary(runs, clips, fp32_boxes),
                      "open_loop_coord_err_px": round(float(np.concatenate(errors).mean()), 3),
                      "argmax_agreement": round(float(np.concatenate(agree).mean()), 4)}
     return out

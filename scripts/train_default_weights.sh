@@ -12,11 +12,13 @@ COMMON="--set data.workers=1 --set run.threads=2 --set run.checkpoint_every=1 --
 # Two generated training sets: 400 sequences from the photographs in the Python wheels (15 in the
 # training pool), and 400 more with Debian opencv-doc's sample photographs added (84 in the pool).
 OPENCV_DOC=/usr/share/doc/opencv-doc/examples/data
-[ -d "$OPENCV_DOC" ] || { echo "missing $OPENCV_DOC: install Debian's opencv-doc" >&2; exit 1; }
 [ -f data/generated/train/list.txt ] || $PY -m fartrack_ros make-dataset --out data/generated/train \
     --sequences 400 --frames 100 --seed 0 --split train
-[ -f data/generated/train2/list.txt ] || $PY -m fartrack_ros make-dataset --out data/generated/train2 \
-    --sequences 400 --frames 100 --seed 2 --split train --extra-images "$OPENCV_DOC"
+if [ ! -f data/generated/train2/list.txt ]; then
+    [ -d "$OPENCV_DOC" ] || { echo "missing $OPENCV_DOC: install Debian's opencv-doc" >&2; exit 1; }
+    $PY -m fartrack_ros make-dataset --out data/generated/train2 \
+        --sequences 400 --frames 100 --seed 2 --split train --extra-images "$OPENCV_DOC"
+fi
 BOTH_SETS="data.datasets=[{kind: got10k, root: data/generated/train, weight: 1}, {kind: got10k, root: data/generated/train2, weight: 1}]"
 
 # Stage 1, frame-level, at Pico depth (6 blocks) from fresh weights. No MAE file exists here, so the

@@ -42,12 +42,13 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor, key_mask: Optional[torch.Tensor] = None,
-                score_query: Optional[int] = None, score_cols: Optional[slice] = None,
+                score_query: Optional[int | slice] = None, score_cols: Optional[slice] = None,
                 exact: bool = True) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Self-attention. ``key_mask`` (B, N) bool, True = visible key.
 
         Returns the output and, when ``score_query`` is given, the post-softmax attention of that
-        query row over ``score_cols`` per head, (B, heads, ncols): the sparsification signal.
+        query row over ``score_cols`` per head, (B, heads, ncols): the sparsification signal. A
+        slice of query rows gives (B, heads, rows, ncols).
         ``exact`` computes softmax(q k^T * scale) explicitly as the official code does; otherwise
         the fused SDPA kernel runs and the one needed row is recomputed on its own.
         """
@@ -70,10 +71,14 @@ class Attention(nn.Module):
                 bias = bias.masked_fill(~key_mask, float("-inf"))[:, None, None, :]
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
             if score_query is not None:
-                row = (q[:, :, score_query:score_query + 1] @ k.transpose(-2, -1)) * self.scale
+                one_row = not isinstance(score_query, slice)
+                rows = slice(score_query, score_query + 1) if one_row else score_query
+                row = (q[:, :, rows] @ k.transpose(-2, -1)) * self.scale
                 if bias is not None:
                     row = row + bias
-                score = row.softmax(dim=-1)[:, :, 0, score_cols]
+                score = row.softmax(dim=-1)[..., score_cols]
+                if one_row:
+                    score = score[:, :, 0]
         out = out.transpose(1, 2).reshape(b, n, c)
         return self.proj(out), score
 
@@ -135,7 +140,7 @@ class Block(nn.Module):
         self.drop_path_rate = drop_path_rate
 
     def forward(self, x: torch.Tensor, key_mask: Optional[torch.Tensor] = None,
-                score_query: Optional[int] = None, score_cols: Optional[slice] = None,
+                score_query: Optional[int | slice] = None, score_cols: Optional[slice] = None,
                 exact: bool = True) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         # The sparse model always runs its masknorms (eps 1e-5); norm1/norm2 hold stale distill
         # weights there (spec trap 1).
@@ -343,18 +348,9 @@ class FARTrack(nn.Module):
             x, _ = block(x, None, None, None, False)
             if i + 1 == state_layer:
                 states = x[:, search_cols]
-        last = blocks[-1]
-        attn = last.attn
-        h = last.norm1(x)
-        b, n, c = h.shape
-        heads = attn.num_heads
-        w_q, w_k = attn.qkv.weight[:c], attn.qkv.weight[c:2 * c]
-        b_q, b_k = attn.qkv.bias[:c], attn.qkv.bias[c:2 * c]
-        q = F.linear(h[:, -4:], w_q, b_q).reshape(b, 4, heads, -1).transpose(1, 2)
-        k = F.linear(h, w_k, b_k).reshape(b, n, heads, -1).transpose(1, 2)
-        command_attention = ((q @ k.transpose(-2, -1)) * attn.scale).softmax(dim=-1)
-        command_attention = command_attention[..., search_cols].mean(dim=1)
-        x, _ = last(x, None, None, None, False)
+        n = x.shape[1]
+        x, command_attention = blocks[-1](x, None, slice(n - 4, n), search_cols, False)
+        command_attention = command_attention.mean(dim=1)
         if state_layer == depth:
             states = x[:, search_cols]
         return self.head(x), states, command_attention
