@@ -27,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extra-images", action="append", default=[], metavar="DIR",
                         help="add the photographs of DIR (e.g. /usr/share/doc/opencv-doc/examples/data); "
                              "repeatable")
+    parser.add_argument("--extra-image-tree", action="append", default=[], metavar="DIR",
+                        help="add the photograph-like images anywhere under DIR, screenshots and "
+                             "diagrams left out (e.g. /usr/share/doc/opencv-doc/opencv4/html); "
+                             "repeatable")
     parser.add_argument("--contact-sheet", metavar="PNG",
                         help="also write a PNG grid of frames with their boxes")
 
@@ -37,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = GeneratorConfig(width=args.size[0], height=args.size[1], num_frames=args.frames)
     start = time.perf_counter()
     out = generate_dataset(args.out, args.sequences, seed=args.seed, split=args.split, cfg=cfg,
-                           extra_image_dirs=args.extra_images, progress=True)
+                           extra_image_dirs=args.extra_images,
+                           extra_image_trees=args.extra_image_tree, progress=True)
     elapsed = time.perf_counter() - start
     print(f"wrote {args.sequences} {args.split} sequences x {args.frames} frames to {out} "
           f"in {elapsed:.1f} s")

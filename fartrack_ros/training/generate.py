@@ -2,7 +2,8 @@
 
 Sources are the photographs that ship inside installed packages (scikit-image's bundled
 ``skimage/data`` files and matplotlib's ``grace_hopper.jpg``; nothing is downloaded), plus any
-folders of images the caller adds (e.g. Debian's ``/usr/share/doc/opencv-doc/examples/data``).
+folders of images the caller adds (e.g. Debian's ``/usr/share/doc/opencv-doc/examples/data``), and
+the photograph-like figures of any folder tree (e.g. opencv-doc's HTML manual, ``tree_images``).
 
 Each sequence: a real background seen by a slowly panning / zooming camera; the target, a
 rectangular or elliptical patch cut from a real photograph, moves along a smooth random path
@@ -118,6 +119,44 @@ def folder_images(folder: str | os.PathLike, min_side: int = 96) -> list[SourceI
             continue
         pool = "test" if zlib.crc32(path.name.encode()) % TEST_POOL_MODULUS == 0 else "train"
         images.append(SourceImage(f"{folder.name}/{path.name}", str(path), pool))
+    return images
+
+
+def flat_block_share(image: np.ndarray, block: int = 8, max_std: float = 2.0) -> float:
+    """Share of ``block`` x ``block`` tiles whose grey levels barely vary (std < ``max_std``).
+
+    Screenshots, plots and diagrams are mostly flat; photographs, even of skies, are not (sensor
+    noise and JPEG texture), which is what ``tree_images`` filters on.
+    """
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    h, w = (gray.shape[0] // block) * block, (gray.shape[1] // block) * block
+    tiles = gray[:h, :w].reshape(h // block, block, w // block, block).astype(np.float32)
+    return float((tiles.std(axis=(1, 3)) < max_std).mean())
+
+
+def tree_images(folder: str | os.PathLike, min_side: int = 96, min_bytes: int = 30_000,
+                max_flat_share: float = 0.4) -> list[SourceImage]:
+    """Photograph-like images anywhere under ``folder`` (e.g. the figures of an HTML manual).
+
+    Keeps jpg/png files of at least ``min_bytes`` and ``min_side`` pixels whose share of flat
+    8x8 tiles is below ``max_flat_share``; names them by their path relative to ``folder``,
+    and assigns each to a pool by a hash of that path (as ``folder_images`` does by file name).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder not found: {folder}")
+    images = []
+    for path in sorted(folder.rglob("*")):
+        if path.suffix.lower() not in (".jpg", ".jpeg", ".png") or not path.is_file():
+            continue
+        if path.stat().st_size < min_bytes:
+            continue
+        image = _load_rgb(str(path))
+        if min(image.shape[:2]) < min_side or flat_block_share(image) >= max_flat_share:
+            continue
+        rel = path.relative_to(folder).as_posix()
+        pool = "test" if zlib.crc32(rel.encode()) % TEST_POOL_MODULUS == 0 else "train"
+        images.append(SourceImage(f"{folder.name}/{rel}", str(path), pool))
     return images
 
 
@@ -689,7 +728,8 @@ def sequence_name(split: str, index: int) -> str:
 
 def generate_dataset(out_dir: str | os.PathLike, num_sequences: int, seed: int = 0,
                      split: str = "train", cfg: GeneratorConfig = GeneratorConfig(),
-                     extra_image_dirs: Seq[str] = (), progress: bool = False) -> Path:
+                     extra_image_dirs: Seq[str] = (), extra_image_trees: Seq[str] = (),
+                     progress: bool = False) -> Path:
     """Write ``num_sequences`` sequences of ``split`` to ``out_dir`` in the GOT-10k layout.
 
     Also writes ``generator.json`` with everything needed to regenerate the set.
@@ -701,6 +741,8 @@ def generate_dataset(out_dir: str | os.PathLike, num_sequences: int, seed: int =
     images = packaged_images()
     for folder in extra_image_dirs:
         images += folder_images(folder)
+    for folder in extra_image_trees:
+        images += tree_images(folder)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     names = [sequence_name(split, i) for i in range(num_sequences)]

@@ -9,7 +9,7 @@ import pytest
 from fartrack_ros.training.datasets import read_got10k
 from fartrack_ros.training.generate import (GeneratorConfig, Scene, Sprite, cover_level,
                                             generate_dataset, packaged_images, pools_for_split,
-                                            render_scene)
+                                            render_scene, tree_images)
 
 RED = (200, 30, 40)
 GREY = 90
@@ -140,3 +140,21 @@ def test_bad_arguments_are_named(tmp_path):
         generate_dataset(tmp_path, 0, cfg=SMALL)
     with pytest.raises(ValueError, match="frame size"):
         GeneratorConfig(width=32, height=32)
+
+
+def test_image_tree_keeps_photographs_and_names_them_by_path(tmp_path):
+    import cv2
+
+    rng = np.random.default_rng(0)
+    photo = cv2.GaussianBlur(rng.integers(0, 256, (200, 240, 3), dtype=np.uint8), (3, 3), 0)
+    screenshot = np.full((200, 240, 3), 255, np.uint8)
+    screenshot[20:40, 10:200] = (40, 40, 40)                 # a line of "text" on white
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "a" / "b" / "photo.png"), photo)
+    cv2.imwrite(str(tmp_path / "a" / "screen.png"), screenshot)
+    cv2.imwrite(str(tmp_path / "small.png"), photo[:50, :50])  # under min_side
+    kept = tree_images(tmp_path, min_bytes=0)
+    assert [im.name for im in kept] == [f"{tmp_path.name}/a/b/photo.png"]
+    assert kept[0].pool in ("train", "test")
+    with pytest.raises(FileNotFoundError, match="image folder not found"):
+        tree_images(tmp_path / "missing")
