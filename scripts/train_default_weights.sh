@@ -9,11 +9,9 @@ PY=${PY:-.venv/bin/python}
 T="$PY -m fartrack_ros train --no-progress"
 COMMON="--set data.workers=1 --set run.threads=2 --set run.checkpoint_every=1 --set optim.epochs=1000"
 
-# Three generated training sets: 400 sequences from the photographs in the Python wheels (15 in
-# the training pool), 400 more with Debian opencv-doc's sample photographs added (84 in the pool),
-# and 400 more with the photograph-like figures of opencv-doc's HTML manual as well (213).
+# Two generated training sets: 400 sequences from the photographs in the Python wheels (15 in the
+# training pool), and 400 more with Debian opencv-doc's sample photographs added (84 in the pool).
 OPENCV_DOC=/usr/share/doc/opencv-doc/examples/data
-OPENCV_HTML=/usr/share/doc/opencv-doc/opencv4/html
 [ -f data/generated/train/list.txt ] || $PY -m fartrack_ros make-dataset --out data/generated/train \
     --sequences 400 --frames 100 --seed 0 --split train
 if [ ! -f data/generated/train2/list.txt ]; then
@@ -21,13 +19,7 @@ if [ ! -f data/generated/train2/list.txt ]; then
     $PY -m fartrack_ros make-dataset --out data/generated/train2 \
         --sequences 400 --frames 100 --seed 2 --split train --extra-images "$OPENCV_DOC"
 fi
-if [ ! -f data/generated/train3/list.txt ]; then
-    [ -d "$OPENCV_HTML" ] || { echo "missing $OPENCV_HTML: install Debian's opencv-doc" >&2; exit 1; }
-    $PY -m fartrack_ros make-dataset --out data/generated/train3 --sequences 400 --frames 100 \
-        --seed 3 --split train --extra-images "$OPENCV_DOC" --extra-image-tree "$OPENCV_HTML"
-fi
 BOTH_SETS="data.datasets=[{kind: got10k, root: data/generated/train, weight: 1}, {kind: got10k, root: data/generated/train2, weight: 1}]"
-THREE_SETS="data.datasets=[{kind: got10k, root: data/generated/train, weight: 1}, {kind: got10k, root: data/generated/train2, weight: 1}, {kind: got10k, root: data/generated/train3, weight: 1}]"
 
 # Stage 1, frame-level, at Pico depth (6 blocks) from fresh weights. No MAE file exists here, so the
 # backbone learns at the full LR (backbone_multiplier 1.0 instead of 0.1), the fresh weights start
@@ -55,16 +47,12 @@ $T $FRAME $NARROW --set loss.readout_weight=1.0 --set optim.lr=4.0e-5 \
 $T $FRAME $NARROW --set loss.readout_weight=1.0 --set "$BOTH_SETS" --set optim.lr=1.2e-4 \
    --set optim.lr_drop_epoch=15 --set optim.lr_gamma=0.333333 \
    --init out/train/frame_d/last.safetensors --output-dir out/train/frame_e --max-steps 1400
-#   f) the three training sets, LR 8e-5 for 600 steps, then 2.7e-5: 900 steps
-$T $FRAME $NARROW --set loss.readout_weight=1.0 --set "$THREE_SETS" --set optim.lr=8e-5 \
-   --set optim.lr_drop_epoch=10 --set optim.lr_gamma=0.333333 \
-   --init out/train/frame_e/last.safetensors --output-dir out/train/frame_f --max-steps 900
-# Stage 2, self-distillation over all 15 blocks (exits 5..15, KL to the next deeper exit), the
-# three training sets. Blocks 6..14 start from their structured fresh values. Batch 8, the recipe
-# LR 4e-5: 250 steps (500 did worse on the validation split, twice).
+# Stage 2, self-distillation over all 15 blocks (exits 5..15, KL to the next deeper exit), both
+# training sets. Blocks 6..14 start from their structured fresh values. Batch 8, the recipe LR
+# 4e-5: 250 steps.
 $T --config config/train/distill.yaml --set optim.batch_size=8 --set data.samples_per_epoch=160 \
-   --set optim.lr=4.0e-5 $NARROW $COMMON --set "$THREE_SETS" \
-   --init out/train/frame_f/last.safetensors --max-steps 250
+   --set optim.lr=4.0e-5 $NARROW $COMMON --set "$BOTH_SETS" \
+   --init out/train/frame_e/last.safetensors --max-steps 250
 # Stage 3, sparse sequence-level fine-tuning with self-rollout (recipe LR 4e-6): 6 steps of
 # 2 clips x 8 frames.
 $T --config config/train/sparse.yaml --set optim.batch_size=2 --set data.clip_length=8 \
