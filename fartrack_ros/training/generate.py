@@ -105,6 +105,11 @@ def packaged_images() -> list[SourceImage]:
     return images
 
 
+def _pool_of(key: str) -> str:
+    """The pool of an added image, from a hash of its name (stable across machines and runs)."""
+    return "test" if zlib.crc32(key.encode()) % TEST_POOL_MODULUS == 0 else "train"
+
+
 def folder_images(folder: str | os.PathLike, min_side: int = 96) -> list[SourceImage]:
     """Images of a user folder (jpg/png), each assigned to a pool by a hash of its file name."""
     folder = Path(folder)
@@ -117,8 +122,7 @@ def folder_images(folder: str | os.PathLike, min_side: int = 96) -> list[SourceI
         shape = _load_rgb(str(path)).shape
         if min(shape[:2]) < min_side:
             continue
-        pool = "test" if zlib.crc32(path.name.encode()) % TEST_POOL_MODULUS == 0 else "train"
-        images.append(SourceImage(f"{folder.name}/{path.name}", str(path), pool))
+        images.append(SourceImage(f"{folder.name}/{path.name}", str(path), _pool_of(path.name)))
     return images
 
 
@@ -155,8 +159,7 @@ def tree_images(folder: str | os.PathLike, min_side: int = 96, min_bytes: int = 
         if min(image.shape[:2]) < min_side or flat_block_share(image) >= max_flat_share:
             continue
         rel = path.relative_to(folder).as_posix()
-        pool = "test" if zlib.crc32(rel.encode()) % TEST_POOL_MODULUS == 0 else "train"
-        images.append(SourceImage(f"{folder.name}/{rel}", str(path), pool))
+        images.append(SourceImage(f"{folder.name}/{rel}", str(path), _pool_of(rel)))
     return images
 
 
