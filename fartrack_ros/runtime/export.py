@@ -39,7 +39,7 @@ from ..config import ModelConfig, config_from_dict, config_to_dict
 from ..model.fartrack import FARTrack
 from .backends.token_forward import TemplateEmbed, TokenForward
 
-EXPORT_VERSION = "3"          # bump when the graph's inputs, outputs or maths change
+EXPORT_VERSION = "4"          # bump when the graph's inputs, outputs or maths change
 OPSET = 17
 INPUT_NAMES = ("template_tokens", "search")
 OUTPUT_NAMES = ("logits", "slot4_score")

@@ -119,13 +119,22 @@ class TokenForward(nn.Module):
     def _heads(self, t: torch.Tensor, parts: int) -> tuple[torch.Tensor, ...]:
         """(N, parts*D) -> ``parts`` tensors (heads, N, head_dim) (views)."""
         n = t.shape[0]
-        if torch.onnx.is_in_onnx_export():
-            # Slice -> Reshape -> Transpose per part: ONNX Runtime folds each head transpose
-            # into the following FusedMatMul (no Split / Squeeze / Transpose copies)
-            d = self.dim
-            return tuple(t[:, i * d:(i + 1) * d].reshape(n, self.num_heads, self.head_dim)
-                         .transpose(0, 1) for i in range(parts))
         return t.view(n, parts, self.num_heads, self.head_dim).permute(1, 2, 0, 3).unbind(0)
+
+    def _projected_heads(self, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+                         parts: int) -> tuple[torch.Tensor, ...]:
+        """``parts`` head tensors (heads, N, head_dim) of the linear projection of ``h``.
+
+        In the ONNX export: one product per part, each reshaped and transposed to heads (ONNX
+        Runtime folds the transpose into the following FusedMatMul). Slicing one wide product
+        instead becomes a Split whose copies run on one thread while the other waits; separate
+        Gemms use every thread and give bit-identical values (~2 % of the forward, 2 threads)."""
+        if torch.onnx.is_in_onnx_export():
+            d, n = self.dim, h.shape[0]
+            return tuple(_linear(h, weight[i * d:(i + 1) * d], bias[i * d:(i + 1) * d])
+                         .reshape(n, self.num_heads, self.head_dim).transpose(0, 1)
+                         for i in range(parts))
+        return self._heads(_linear(h, weight, bias), parts)
 
     def _centre_row(self, q_centre: torch.Tensor, k: torch.Tensor,
                     cols: slice) -> torch.Tensor:
@@ -136,7 +145,7 @@ class TokenForward(nn.Module):
     def _full_block(self, blk: _BlockWeights, x: torch.Tensor, centre: int, cols: slice):
         n = x.shape[0]
         h = F.layer_norm(x, (self.dim,), blk.ln1_w, blk.ln1_b, blk.eps1)
-        q, k, v = self._heads(_linear(h, blk.qkv_w, blk.qkv_b), 3)
+        q, k, v = self._projected_heads(h, blk.qkv_w, blk.qkv_b, 3)
         out = _attention(q, k, v, self.scale)                            # (heads, N, hd)
         score = self._centre_row(q[:, centre:centre + 1], k, cols) if self.sparse else None
         x = x + _linear(out.transpose(0, 1).reshape(n, self.dim), blk.proj_w, blk.proj_b)
@@ -147,7 +156,7 @@ class TokenForward(nn.Module):
     def _last_block(self, blk: _BlockWeights, x: torch.Tensor, centre: int, cols: slice):
         """Keys/values for all tokens; everything else for the 4 command rows (+ centre query)."""
         h = F.layer_norm(x, (self.dim,), blk.ln1_w, blk.ln1_b, blk.eps1)
-        k, v = self._heads(_linear(h, blk.kv_w, blk.kv_b), 2)
+        k, v = self._projected_heads(h, blk.kv_w, blk.kv_b, 2)
         rows = torch.cat([h[centre:centre + 1], h[-4:]]) if self.sparse else h[-4:]
         q = _linear(rows, blk.q_w, blk.q_b).view(-1, self.num_heads, self.head_dim).transpose(0, 1)
         attn = (torch.matmul(q.float(), k.float().transpose(1, 2)) * self.scale).softmax(dim=-1)
