@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""How often a tracker's boxes balloon: a check to run next to AO before shipping weights.
+
+AO rewards any overlap, so a tracker that answers uncertainty with a box much larger than the
+target still scores on the frames where the target sits inside it. Weights trained into that habit
+can gain AO on the generated splits while, on a real video, the box grows to the whole frame (seen
+with weights trained sequence-level at depth 6; docs/training.md). Two measurements, printed as
+JSON:
+
+* ``--run REPORT.json:TRACKER[@RESULTS_DIR]`` (a ``fartrack eval`` report and one of its
+  trackers; its results are read from ``<report>/../TRACKER`` unless ``@RESULTS_DIR`` names the
+  folder, as for a tracker added with ``--compare``): over every annotated frame after the first, the ratio of predicted to ground-truth box area: its median and
+  the share of frames above 4x and above 16x;
+* ``--video-results FILE`` (``fartrack track --results FILE``; its first row is the initial box):
+  the median box area of each block of 100 frames, as a multiple of the initial box's area.
+
+    python scripts/box_size_check.py --run out/eval_default/report/report.json:fartrack-pico \\
+        --video-results out/vtest_pico.txt
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def read_boxes(path: Path) -> np.ndarray:
+    """(N, 4) x, y, w, h rows of a results or ground-truth text file (comma or space separated)."""
+    rows = [line.replace(",", " ").split() for line in path.read_text().splitlines() if line.strip()]
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+
+
+def area_ratios_xywh(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Predicted / true box area per frame after the first, where the truth has an area."""
+    n = min(len(predicted), len(truth))
+    p, t = predicted[1:n], truth[1:n]
+    valid = (t[:, 2] > 0) & (t[:, 3] > 0)
+    return p[valid, 2] * p[valid, 3] / (t[valid, 2] * t[valid, 3])
+
+
+def run_stats(spec: str) -> dict:
+    spec_path, _, results_override = spec.partition("@")
+    path, _, tracker = spec_path.rpartition(":")
+    if not path or not tracker:
+        raise SystemExit(f"expected REPORT.json:TRACKER, got {spec!r}")
+    report_path = Path(path)
+    if not report_path.is_file():
+        raise SystemExit(f"report not found: {path}")
+    report = json.loads(report_path.read_text())
+    if tracker not in report["trackers"]:
+        raise SystemExit(f"{path} has no tracker {tracker!r} (it has {sorted(report['trackers'])})")
+    root = Path(report["dataset"]["root"])
+    results_dir = Path(results_override) if results_override else report_path.parent.parent / tracker
+    ratios = []
+    for name in sorted(report["trackers"][tracker]["sequences"]):
+        results = sorted((results_dir / name).glob(f"{name}_*.txt"))
+        results = [r for r in results if not r.name.endswith("_time.txt")]
+        truth = root / name / "groundtruth.txt"
+        if not results or not truth.is_file():
+            raise SystemExit(f"missing results or ground truth for {name} "
+                             f"(looked in {results_dir / name} and {truth})")
+        ratios.append(area_ratios_xywh(read_boxes(results[0]), read_boxes(truth)))
+    r = np.concatenate(ratios)
+    return {"run": spec, "frames": int(len(r)),
+            "median_area_ratio": round(float(np.median(r)), 3),
+            "share_over_4x": round(float((r > 4).mean()), 3),
+            "share_over_16x": round(float((r > 16).mean()), 3)}
+
+
+def video_stats(path: str, block: int = 100) -> dict:
+    if not Path(path).is_file():
+        raise SystemExit(f"results file not found: {path}")
+    boxes = read_boxes(Path(path))
+    areas = boxes[:, 2] * boxes[:, 3]
+    if areas[0] <= 0:
+        raise SystemExit(f"{path}: the first row (the initial box) has no area")
+    medians = [round(float(np.median(areas[i:i + block]) / areas[0]), 3)
+               for i in range(0, len(areas), block)]
+    return {"video_results": path, "frames": int(len(areas)), "initial_area": float(areas[0]),
+            f"median_area_per_{block}_frames_x_initial": medians}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", action="append", default=[],
+                        metavar="REPORT.json:TRACKER[@RESULTS_DIR]")
+    parser.add_argument("--video-results", action="append", default=[], metavar="FILE")
+    args = parser.parse_args(argv)
+    if not args.run and not args.video_results:
+        parser.error("give at least one --run or --video-results")
+    out = {"runs": [run_stats(s) for s in args.run],
+           "videos": [video_stats(p) for p in args.video_results]}
+    json.dump(out, sys.stdout, indent=1)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
