@@ -118,6 +118,24 @@ class TrackerClient:
             return self.image_publisher is None or self.image_publisher.get_subscription_count() > 0
         return self.wait_for(ready, timeout, poll=0.05)
 
+    def discovery_report(self) -> str:
+        """What this client sees of the ROS graph: for a failed ``wait_for_node``, tells a node
+        that is not discovered at all from one whose services or subscription are missing."""
+        nodes = sorted(ns.rstrip("/") + "/" + name
+                       for name, ns in self.node.get_node_names_and_namespaces())
+        namespace, _, name = self.node_fqn.rpartition("/")
+        try:
+            services = sorted(s for s, _ in self.node.get_service_names_and_types_by_node(
+                name, namespace or "/"))
+        except Exception as exc:       # rclpy raises when the node is not in the graph
+            services = f"none ({exc})"
+        lines = [f"nodes seen: {nodes}", f"services served by {self.node_fqn}: {services}",
+                 f"set_target ready: {self._set_target.service_is_ready()}, "
+                 f"stop ready: {self._stop.service_is_ready()}"]
+        if self.image_publisher is not None:
+            lines.append(f"image subscribers matched: {self.image_publisher.get_subscription_count()}")
+        return "\n".join(lines)
+
     def _call(self, client, request, timeout: float):
         future = client.call_async(request)
         done = threading.Event()

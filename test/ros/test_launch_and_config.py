@@ -61,7 +61,7 @@ def test_the_node_starts_with_each_config_file(start_node, random_weights, path)
     node = start_node({"weights": random_weights}, extra_args=("--params-file", str(path)))
     client = TrackerClient(node.fqn, domain_id=DOMAIN_ID)
     try:
-        assert client.wait_for_node(60), node.output()
+        assert client.wait_for_node(60), f"{node.output()}\n{client.discovery_report()}"
         assert client.wait_for(lambda: client.latest_status() is not None, 10), node.output()
         status = client.latest_status()
         assert status.state_name == "idle", (status.last_error, node.output())

@@ -43,7 +43,8 @@ def running(random_weights, tmp_path_factory):
     client = TrackerClient(node.fqn, image_topic=f"{namespace}/image", domain_id=DOMAIN_ID,
                            subscribe_debug_image=True)
     try:
-        assert client.wait_for_node(60), f"node did not come up:\n{node.output()}"
+        assert client.wait_for_node(60), \
+            f"node did not come up:\n{node.output()}\n{client.discovery_report()}"
         yield node, client
     finally:
         client.close()
@@ -103,6 +104,15 @@ def wait_for_detection(client: TrackerClient, stamp_ns: int, timeout: float = 10
 
 # ---------------------------------------------------------------------------------- tests
 # The module's tests share one node and run in file order; each one leaves it answering.
+
+def test_discovery_report_names_the_node_and_its_services(running):
+    node, client = running
+    report = client.discovery_report()
+    assert node.fqn in report.splitlines()[0]
+    served = report.splitlines()[1]
+    assert f"{node.fqn}/set_target" in served and f"{node.fqn}/stop" in served
+    assert "set_target ready: True, stop ready: True" in report
+
 
 def test_set_target_before_any_image_is_refused(running):
     node, client = running

@@ -33,7 +33,7 @@ def test_boxes_follow_the_moving_target(start_node, default_weights):
     client = TrackerClient(node.fqn, image_topic=f"{node.namespace}/image", domain_id=DOMAIN_ID)
     try:
         if not client.wait_for_node(60):
-            raise RuntimeError("node did not come up:\n" + node.output())
+            raise RuntimeError(f"node did not come up:\n{node.output()}\n{client.discovery_report()}")
         warm_up = scene.frame_bgr(0)      # a best-effort reader can miss the first frame
         client.publish_image(image_msg_from_array(warm_up, "bgr8", Header(stamp=ns_to_stamp(client.now_ns()))))
         time.sleep(0.3)

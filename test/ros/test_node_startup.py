@@ -31,7 +31,7 @@ def test_missing_weights_keep_the_node_alive_and_a_parameter_change_recovers(
                        "threads": 1})
     client = TrackerClient(node.fqn, domain_id=DOMAIN_ID)
     try:
-        assert client.wait_for_node(60), node.output()
+        assert client.wait_for_node(60), f"{node.output()}\n{client.discovery_report()}"
         status = error_status(client)
         assert status.state == TrackStatus.STATE_ERROR and status.state_name == "error"
         assert str(missing) in status.last_error and "not found" in status.last_error
@@ -75,7 +75,7 @@ def test_corrupt_weights_are_reported_naming_the_file(start_node, tmp_path):
     node = start_node({"weights": str(corrupt), "device": "cuda"})
     client = TrackerClient(node.fqn, domain_id=DOMAIN_ID)
     try:
-        assert client.wait_for_node(60), node.output()
+        assert client.wait_for_node(60), f"{node.output()}\n{client.discovery_report()}"
         status = error_status(client)
         assert str(corrupt) in status.last_error and "corrupt" in status.last_error
         if not torch.cuda.is_available():
