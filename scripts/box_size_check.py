@@ -9,8 +9,9 @@ JSON:
 
 * ``--run REPORT.json:TRACKER[@RESULTS_DIR]`` (a ``fartrack eval`` report and one of its
   trackers; its results are read from ``<report>/../TRACKER`` unless ``@RESULTS_DIR`` names the
-  folder, as for a tracker added with ``--compare``): over every annotated frame after the first, the ratio of predicted to ground-truth box area: its median and
-  the share of frames above 4x and above 16x;
+  folder, as for a tracker added with ``--compare``): over every annotated frame after the
+  first, the ratio of predicted to ground-truth box area: its median and the share of frames
+  above 4x and above 16x;
 * ``--video-results FILE`` (``fartrack track --results FILE``; its first row is the initial box):
   the median box area of each block of 100 frames, as a multiple of the initial box's area.
 
