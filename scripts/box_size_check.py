@@ -7,11 +7,11 @@ can gain AO on the generated splits while, on a real video, the box grows to the
 with weights trained sequence-level at depth 6; docs/training.md). Two measurements, printed as
 JSON:
 
-* ``--run REPORT.json:TRACKER[@RESULTS_DIR]`` (a ``fartrack eval`` report and one of its
-  trackers; its results are read from ``<report>/../TRACKER`` unless ``@RESULTS_DIR`` names the
+* ``--run REPORT.json:TRACKER[@RESULTS_DIR]`` (a ``fartrack eval`` report, any of its data
+  set layouts, and one of its trackers; its results are read from ``<report>/../TRACKER`` unless ``@RESULTS_DIR`` names the
   folder, as for a tracker added with ``--compare``): over every annotated frame after the
-  first, the ratio of predicted to ground-truth box area: its median and the share of frames
-  above 4x and above 16x;
+  first, the ratio of predicted to ground-truth box area (all stored runs pooled): its median
+  and the share of frames above 4x and above 16x;
 * ``--video-results FILE`` (``fartrack track --results FILE``; its first row is the initial box):
   the median box area of each block of 100 frames, as a multiple of the initial box's area.
 
@@ -27,11 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-
-def read_boxes(path: Path) -> np.ndarray:
-    """(N, 4) x, y, w, h rows of a results or ground-truth text file (comma or space separated)."""
-    rows = [line.replace(",", " ").split() for line in path.read_text().splitlines() if line.strip()]
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+from fartrack_ros.evaluation.datasets import read_boxes_txt, read_sequences
+from fartrack_ros.evaluation.report import read_report_tracker
+from fartrack_ros.evaluation.results import read_result_runs
 
 
 def area_ratios_xywh(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -44,26 +42,23 @@ def area_ratios_xywh(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 def run_stats(spec: str) -> dict:
     spec_path, _, results_override = spec.partition("@")
-    path, _, tracker = spec_path.rpartition(":")
-    if not path or not tracker:
-        raise SystemExit(f"expected REPORT.json:TRACKER, got {spec!r}")
-    report_path = Path(path)
-    if not report_path.is_file():
-        raise SystemExit(f"report not found: {path}")
-    report = json.loads(report_path.read_text())
-    if tracker not in report["trackers"]:
-        raise SystemExit(f"{path} has no tracker {tracker!r} (it has {sorted(report['trackers'])})")
-    root = Path(report["dataset"]["root"])
+    try:
+        report, tracker, report_path = read_report_tracker(spec_path)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    dataset = report["dataset"]
     results_dir = Path(results_override) if results_override else report_path.parent.parent / tracker
+    try:
+        sequences = {s.name: s for s in read_sequences(Path(dataset["root"]), dataset["format"])}
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"cannot read the data set of {report_path}: {exc}") from None
     ratios = []
     for name in sorted(report["trackers"][tracker]["sequences"]):
-        results = sorted((results_dir / name).glob(f"{name}_*.txt"))
-        results = [r for r in results if not r.name.endswith("_time.txt")]
-        truth = root / name / "groundtruth.txt"
-        if not results or not truth.is_file():
+        runs = read_result_runs(results_dir, dataset["format"], name)
+        if not runs or name not in sequences:
             raise SystemExit(f"missing results or ground truth for {name} "
-                             f"(looked in {results_dir / name} and {truth})")
-        ratios.append(area_ratios_xywh(read_boxes(results[0]), read_boxes(truth)))
+                             f"(results looked for in {results_dir}, data in {dataset['root']})")
+        ratios += [area_ratios_xywh(run, sequences[name].gt_xywh) for run in runs]
     r = np.concatenate(ratios)
     return {"run": spec, "frames": int(len(r)),
             "median_area_ratio": round(float(np.median(r)), 3),
@@ -74,7 +69,7 @@ def run_stats(spec: str) -> dict:
 def video_stats(path: str, block: int = 100) -> dict:
     if not Path(path).is_file():
         raise SystemExit(f"results file not found: {path}")
-    boxes = read_boxes(Path(path))
+    boxes = read_boxes_txt(Path(path))
     areas = boxes[:, 2] * boxes[:, 3]
     if areas[0] <= 0:
         raise SystemExit(f"{path}: the first row (the initial box) has no area")

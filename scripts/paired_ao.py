@@ -19,21 +19,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
+from fartrack_ros.evaluation.report import read_report_tracker
+
 
 def sequence_aos(spec: str) -> dict[str, float]:
-    path, _, tracker = spec.rpartition(":")
-    if not path or not tracker:
-        raise SystemExit(f"expected REPORT.json:TRACKER, got {spec!r}")
-    if not Path(path).is_file():
-        raise SystemExit(f"report not found: {path}")
-    trackers = json.loads(Path(path).read_text())["trackers"]
-    if tracker not in trackers:
-        raise SystemExit(f"{path} has no tracker {tracker!r} (it has {sorted(trackers)})")
-    return {name: s["ao"] for name, s in trackers[tracker]["sequences"].items()}
+    try:
+        report, tracker, _ = read_report_tracker(spec)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    return {name: s["ao"] for name, s in report["trackers"][tracker]["sequences"].items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -142,6 +142,22 @@ def write_report_json(report: dict, path: Path) -> None:
     path.write_text(json.dumps(report, indent=1))
 
 
+def read_report_tracker(spec: str) -> tuple[dict, str, Path]:
+    """``REPORT.json:TRACKER`` -> (the report written by ``write_report_json``, the tracker
+    name, the report's path); ValueError naming what is wrong."""
+    path, _, tracker = str(spec).rpartition(":")
+    if not path or not tracker:
+        raise ValueError(f"expected REPORT.json:TRACKER, got {spec!r}")
+    report_path = Path(path)
+    if not report_path.is_file():
+        raise ValueError(f"report not found: {path}")
+    report = json.loads(report_path.read_text())
+    if tracker not in report.get("trackers", {}):
+        raise ValueError(f"{path} has no tracker {tracker!r} "
+                         f"(it has {sorted(report.get('trackers', {}))})")
+    return report, tracker, report_path
+
+
 def _plot(curves: list[tuple[str, list[float], float]], x: np.ndarray, title: str, xlabel: str,
           ylabel: str, path: Path) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -6,6 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -41,6 +42,8 @@ def dataset(tmp_path: Path) -> Path:
     root = tmp_path / "data"
     for name in ("S1", "S2"):
         (root / name).mkdir(parents=True)
+        for i in range(1, 6):                   # the GOT-10k reader lists the frames
+            cv2.imwrite(str(root / name / f"{i:08d}.jpg"), np.zeros((48, 64, 3), np.uint8))
         np.savetxt(root / name / "groundtruth.txt", np.tile([10, 10, 20, 10], (5, 1)),
                    fmt="%d", delimiter=",")
     return root
