@@ -9,7 +9,8 @@ For each variant and generated sequence:
 - on annotated sequences, ``ao_vs_ground_truth``: each run's average overlap with the ground truth;
 - open loop: the reduced backend sees exactly the fp32 tracker's inputs every frame;
   ``open_loop_coord_err_px`` is the mean |coordinate difference| in search-crop pixels and
-  ``argmax_agreement`` the share of coordinates whose most likely bin is the same.
+  ``argmax_agreement`` the share of coordinates whose most likely bin is the same, and
+  ``open_loop_mean_iou`` the mean IoU of the two backends' boxes for the same input.
 
 Without ``--weights`` a random model is used: it does not track anything, its coordinate
 distributions are nearly flat and a closed loop amplifies any difference, so its IoU says little
@@ -40,6 +41,7 @@ from fartrack_ros.evaluation.metrics import iou_continuous_xywh  # noqa: E402
 from fartrack_ros.evaluation.runner import read_frame_rgb  # noqa: E402
 from fartrack_ros.runtime.backends import create_backend  # noqa: E402
 from fartrack_ros.runtime.backends.validation import (ShadowBackend,  # noqa: E402
+                                                      open_loop_box_ious,
                                                       open_loop_coordinate_errors_px,
                                                       save_random_weights,
                                                       synthetic_sequence, track_sequence)
@@ -104,7 +106,7 @@ def report_variant(weights: Path, variant: str, backends: list[str], clips: list
     out[f"torch (fp32), init box +{floor_shift_px} px"] = closed_loop_summary(shifted, clips, fp32_boxes)
 
     for name in backends:
-        runs, errors, agree = [], [], []
+        runs, errors, agree, box_ious = [], [], [], []
         for clip in clips:
             reduced = tracker(name)
             runs.append(track_sequence(reduced, clip.frames, clip.init_box_xywh))
@@ -112,9 +114,11 @@ def report_variant(weights: Path, variant: str, backends: list[str], clips: list
             track_sequence(FARTrackTracker(shadow), clip.frames, clip.init_box_xywh)
             errors.append(open_loop_coordinate_errors_px(shadow.pairs))
             agree.append(np.array([(a.argmax(-1) == b.argmax(-1)) for a, b in shadow.pairs]))
+            box_ious.append(open_loop_box_ious(shadow.pairs))
         out[name] = {**closed_loop_summary(runs, clips, fp32_boxes),
                      "open_loop_coord_err_px": round(float(np.concatenate(errors).mean()), 3),
-                     "argmax_agreement": round(float(np.concatenate(agree).mean()), 4)}
+                     "argmax_agreement": round(float(np.concatenate(agree).mean()), 4),
+                     "open_loop_mean_iou": round(float(np.concatenate(box_ious).mean()), 4)}
     return out
 
 

@@ -15,8 +15,8 @@ from fartrack_ros.runtime.backends import available_backends, create_backend
 from fartrack_ros.runtime.backends.cost import forward_gflop
 from fartrack_ros.runtime.backends.inputs import NumpyCropNormalizer, TorchCropNormalizer
 from fartrack_ros.runtime.backends.token_forward import TokenForward
-from fartrack_ros.runtime.backends.validation import (box_differences_px, synthetic_sequence,
-                                                      track_sequence)
+from fartrack_ros.runtime.backends.validation import (box_differences_px, open_loop_box_ious,
+                                                      synthetic_sequence, track_sequence)
 from fartrack_ros.runtime.preprocess import Normalizer
 from fartrack_ros.runtime.tracker import build_tracker, default_backend
 
@@ -185,3 +185,23 @@ def test_flop_count_matches_torch_flop_counter():
         model.forward_tokens(model.assemble(templates, search), exact=True)
     counted = counter.get_total_flops() / 1e9
     assert forward_gflop(2, tokens=445, embed_templates=True) == pytest.approx(counted, rel=0.01)
+
+
+def _peaked_logits(bins: tuple[int, int, int, int]) -> np.ndarray:
+    """(4, 605) logits whose four coordinate distributions peak sharply at ``bins``."""
+    logits = np.zeros((4, 605), dtype=np.float32)
+    logits[np.arange(4), list(bins)] = 60.0
+    return logits
+
+
+def test_open_loop_box_iou_compares_the_decoded_boxes():
+    # bin 150 decodes to ~0.0 and bin 225 to ~0.25 (crop-normalised xyxy): a box of a quarter
+    # of the crop; the second box is the same moved right by 30 bins (~0.1 of the crop)
+    a = _peaked_logits((150, 150, 225, 225))
+    b = _peaked_logits((180, 150, 255, 225))
+    inverted = _peaked_logits((225, 150, 150, 225))       # x1 < x0
+    ious = open_loop_box_ious([(a, a), (a, b), (a, inverted)])
+    assert ious[0] == pytest.approx(1.0)
+    assert ious[1] == pytest.approx(0.15 * 0.25 / (2 * 0.25 * 0.25 - 0.15 * 0.25), abs=0.01)
+    assert ious[2] == 0.0
+

@@ -102,3 +102,19 @@ def open_loop_coordinate_errors_px(pairs, search_size: int = 224) -> np.ndarray:
     a = np.stack([decode_sparse(p[0]) for p in pairs]).astype(np.float64)
     b = np.stack([decode_sparse(p[1]) for p in pairs]).astype(np.float64)
     return np.abs(a - b) * search_size
+
+
+def open_loop_box_ious(pairs) -> np.ndarray:
+    """IoU of the two decoded boxes per frame, (frames,), from logit pairs.
+
+    Both boxes come from the same search crop, and one crop maps to the image by one scale and
+    shift, so this is also their IoU in the image (before the tracker clips boxes to it)."""
+    from ...core.boxes import iou_xywh, xyxy_to_xywh
+    from ...core.tokenizer import decode_sparse
+
+    def boxes_xywh(logits) -> np.ndarray:
+        xywh = xyxy_to_xywh(np.stack([decode_sparse(p) for p in logits]))
+        xywh[:, 2:] = np.clip(xywh[:, 2:], 0.0, None)     # an inverted box covers nothing
+        return xywh
+
+    return iou_xywh(boxes_xywh([p[0] for p in pairs]), boxes_xywh([p[1] for p in pairs]))
