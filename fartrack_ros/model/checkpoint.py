@@ -12,6 +12,7 @@ themselves and need no pickle at all.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import types
 import zipfile
@@ -21,6 +22,7 @@ from typing import Any, Optional
 import torch
 
 from ..config import ModelConfig, config_from_dict, config_to_dict
+from ..core.files import temporary_sibling
 from .fartrack import FARTrack
 
 FORMAT_NAME = "fartrack_ros"
@@ -224,9 +226,12 @@ def save_weights(path: str | Path, model: FARTrack, extra: Optional[dict] = None
             "model_config": json.dumps(config_to_dict(model.cfg))}
     if extra:
         meta["extra"] = json.dumps(extra)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata=meta)
-    tmp.replace(path)
+    tmp = temporary_sibling(path)
+    try:
+        save_file(state, str(tmp), metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -36,6 +36,7 @@ from typing import Optional
 import torch
 
 from ..config import ModelConfig, config_from_dict, config_to_dict
+from ..core.files import temporary_sibling
 from ..model.fartrack import FARTrack
 from .backends.token_forward import TemplateEmbed, TokenForward
 
@@ -108,20 +109,23 @@ def export_graph(model: FARTrack, path: str | Path, kind: str, digest: Optional[
         args = (torch.zeros(counts[kind], cfg.embed_dim),
                 torch.zeros(1, 3, cfg.search_size, cfg.search_size))
         names = (list(INPUT_NAMES), list(OUTPUT_NAMES))
-    tmp = path.with_name(path.name + ".tmp")
-    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-        warnings.simplefilter("ignore")       # the TorchScript exporter's deprecation notices
-        torch.onnx.export(wrapper, args, str(tmp), dynamo=False, opset_version=OPSET,
-                          input_names=names[0], output_names=names[1], do_constant_folding=True)
-    graph = onnx.load(str(tmp))
-    _set_metadata(graph, {
-        "format": "fartrack_ros", "export_version": EXPORT_VERSION,
-        "model_config": json.dumps(config_to_dict(cfg), sort_keys=True),
-        "weights_hash": digest or weights_hash(model), "graph": kind,
-        "template_tokens": str(counts.get(kind, cfg.template_tokens)), "precision": "fp32",
-    })
-    onnx.save(graph, str(tmp))
-    tmp.replace(path)
+    tmp = temporary_sibling(path)
+    try:
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            warnings.simplefilter("ignore")       # the TorchScript exporter's deprecation notices
+            torch.onnx.export(wrapper, args, str(tmp), dynamo=False, opset_version=OPSET,
+                              input_names=names[0], output_names=names[1], do_constant_folding=True)
+        graph = onnx.load(str(tmp))
+        _set_metadata(graph, {
+            "format": "fartrack_ros", "export_version": EXPORT_VERSION,
+            "model_config": json.dumps(config_to_dict(cfg), sort_keys=True),
+            "weights_hash": digest or weights_hash(model), "graph": kind,
+            "template_tokens": str(counts.get(kind, cfg.template_tokens)), "precision": "fp32",
+        })
+        onnx.save(graph, str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -134,21 +138,22 @@ def quantize_graph_int8(src: str | Path, dst: str | Path) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     dst = Path(dst)
-    tmp = dst.with_name(dst.name + ".tmp")
+    tmp = temporary_sibling(dst)
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)          # the quantiser's generic advice on the root logger
     try:
         quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
                          op_types_to_quantize=["Gemm", "MatMul"],
                          nodes_to_exclude=_fp32_matmuls(src))
+        graph = onnx.load(str(tmp))
+        meta = read_metadata(src)
+        meta["precision"] = "int8"
+        _set_metadata(graph, meta)
+        onnx.save(graph, str(tmp))
+        os.replace(tmp, dst)
     finally:
         logging.disable(previous)
-    graph = onnx.load(str(tmp))
-    meta = read_metadata(src)
-    meta["precision"] = "int8"
-    _set_metadata(graph, meta)
-    onnx.save(graph, str(tmp))
-    tmp.replace(dst)
+        tmp.unlink(missing_ok=True)
     return dst
 
 

@@ -120,6 +120,7 @@ def test_export_is_cached_per_weights_and_depth(weights, tmp_path):
     assert again == first and {k: p.stat().st_mtime_ns for k, p in again.items()} == stamps
     other = export.cached_graph_paths(build_model(weights, depth=5), directory=tmp_path)
     assert set(other.values()).isdisjoint(first.values())
+    assert sorted(tmp_path.iterdir()) == sorted([*first.values(), *other.values()])  # no temporaries left
 
 
 def test_cli_export_writes_the_graphs(weights, tmp_path, capsys):

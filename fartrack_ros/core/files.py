@@ -1,0 +1,18 @@
+"""Writing files that other processes may read or write at the same moment."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+
+def temporary_sibling(path: str | Path) -> Path:
+    """A hidden temporary name next to ``path`` that no other writer uses.
+
+    Write there, then ``os.replace`` onto ``path``: a reader sees the old file or the whole new
+    one. The name must differ per writer: two processes exporting the same graph into a shared
+    cache (``fartrack eval --workers 2`` with new weights) once shared one temporary name, and
+    one of them loaded the other's half-written file.
+    """
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
