@@ -210,6 +210,26 @@ def model_config_of(path: str | Path) -> ModelConfig:
     return config_from_dict(ModelConfig, json.loads(meta["model_config"]))
 
 
+def is_complete_export(path: str | Path, digest: str) -> bool:
+    """Whether ``path`` is a whole exported graph of the weights with hash ``digest``, made by this
+    export version. A cached file is reused only then: a file cut short (a killed writer, a full
+    disk, or workers of an older release racing on one temporary file) can still parse, as a
+    graph without nodes, and would fail every later start."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    path = Path(path)
+    if not path.is_file():
+        return False
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except (OSError, ValueError, DecodeError):
+        return False
+    meta = {p.key[len(META_PREFIX):]: p.value for p in model.metadata_props if p.key.startswith(META_PREFIX)}
+    return (len(model.graph.node) > 0 and meta.get("weights_hash") == digest
+            and meta.get("export_version") == EXPORT_VERSION)
+
+
 def export_model(model: FARTrack, out_dir: str | Path, precisions=("fp32",)) -> dict[str, Path]:
     """Export the graphs of ``model`` (and int8 versions of the forward graphs) into ``out_dir``.
 
@@ -224,13 +244,13 @@ def export_model(model: FARTrack, out_dir: str | Path, precisions=("fp32",)) -> 
     paths = {}
     for kind in graph_kinds(model.cfg):
         fp32 = out_dir / graph_file_name(model, kind, "fp32", digest)
-        if not fp32.is_file():
+        if not is_complete_export(fp32, digest):
             export_graph(model, fp32, kind, digest)
         if "fp32" in precisions or kind == TEMPLATE_GRAPH:
             paths[f"{kind}-fp32"] = fp32
         if "int8" in precisions and kind != TEMPLATE_GRAPH:
             int8 = out_dir / graph_file_name(model, kind, "int8", digest)
-            if not int8.is_file():
+            if not is_complete_export(int8, digest):
                 quantize_graph_int8(fp32, int8)
             paths[f"{kind}-int8"] = int8
     return paths

@@ -123,6 +123,18 @@ def test_export_is_cached_per_weights_and_depth(weights, tmp_path):
     assert sorted(tmp_path.iterdir()) == sorted([*first.values(), *other.values()])  # no temporaries left
 
 
+@pytest.mark.parametrize("damage", ["cut short", "not onnx"])
+def test_a_damaged_cached_graph_is_exported_again(weights, tmp_path, damage):
+    model = build_model(weights, depth=6)
+    steady = export.cached_graph_paths(model, directory=tmp_path)["steady"]
+    whole = steady.read_bytes()
+    steady.write_bytes(whole[:536] if damage == "cut short" else b"\x00garbage" * 64)
+    assert not export.is_complete_export(steady, export.weights_hash(model))
+    again = export.cached_graph_paths(model, directory=tmp_path)["steady"]
+    assert again == steady and steady.read_bytes() == whole
+    ort.InferenceSession(str(steady), providers=["CPUExecutionProvider"])
+
+
 def test_cli_export_writes_the_graphs(weights, tmp_path, capsys):
     from fartrack_ros.cli import main
 
