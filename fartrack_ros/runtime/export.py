@@ -197,8 +197,11 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"ONNX file not found: {path}")
-    graph = onnx.load(str(path), load_external_data=False)
-    return {p.key[len(META_PREFIX):]: p.value for p in graph.metadata_props
+    return _metadata_of(onnx.load(str(path), load_external_data=False))
+
+
+def _metadata_of(model) -> dict[str, str]:
+    return {p.key[len(META_PREFIX):]: p.value for p in model.metadata_props
             if p.key.startswith(META_PREFIX)}
 
 
@@ -225,7 +228,7 @@ def is_complete_export(path: str | Path, digest: str) -> bool:
         model = onnx.load(str(path), load_external_data=False)
     except (OSError, ValueError, DecodeError):
         return False
-    meta = {p.key[len(META_PREFIX):]: p.value for p in model.metadata_props if p.key.startswith(META_PREFIX)}
+    meta = _metadata_of(model)
     return (len(model.graph.node) > 0 and meta.get("weights_hash") == digest
             and meta.get("export_version") == EXPORT_VERSION)
 
