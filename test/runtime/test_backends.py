@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from fartrack_ros.config import ModelConfig, TrackerConfig
+from fartrack_ros.core.tokenizer import VOCAB_SIZE
 from fartrack_ros.model.checkpoint import build_model, save_weights
 from fartrack_ros.model.fartrack import FARTrack, SEARCH_CENTRE_TOKEN
 from fartrack_ros.runtime import export
@@ -201,8 +202,8 @@ def test_flop_count_matches_torch_flop_counter():
 
 
 def _peaked_logits(bins: tuple[int, int, int, int]) -> np.ndarray:
-    """(4, 605) logits whose four coordinate distributions peak sharply at ``bins``."""
-    logits = np.zeros((4, 605), dtype=np.float32)
+    """(4, VOCAB_SIZE) logits whose four coordinate distributions peak sharply at ``bins``."""
+    logits = np.zeros((4, VOCAB_SIZE), dtype=np.float32)
     logits[np.arange(4), list(bins)] = 60.0
     return logits
 

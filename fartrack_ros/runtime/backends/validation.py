@@ -95,12 +95,17 @@ class ShadowBackend:
         return out
 
 
-def open_loop_coordinate_errors_px(pairs, search_size: int = 224) -> np.ndarray:
-    """|decoded coordinate difference| in search-crop pixels, (frames, 4), from logit pairs."""
+def _decoded_pairs(pairs) -> tuple[np.ndarray, np.ndarray]:
+    """The two backends' decoded crop-normalised xyxy coordinates, (frames, 4) each."""
     from ...core.tokenizer import decode_sparse
 
-    a = np.stack([decode_sparse(p[0]) for p in pairs]).astype(np.float64)
-    b = np.stack([decode_sparse(p[1]) for p in pairs]).astype(np.float64)
+    return tuple(np.stack([decode_sparse(p[side]) for p in pairs]).astype(np.float64)
+                 for side in (0, 1))
+
+
+def open_loop_coordinate_errors_px(pairs, search_size: int = 224) -> np.ndarray:
+    """|decoded coordinate difference| in search-crop pixels, (frames, 4), from logit pairs."""
+    a, b = _decoded_pairs(pairs)
     return np.abs(a - b) * search_size
 
 
@@ -110,11 +115,8 @@ def open_loop_box_ious(pairs) -> np.ndarray:
     Both boxes come from the same search crop, and one crop maps to the image by one scale and
     shift, so this is also their IoU in the image (before the tracker clips boxes to it)."""
     from ...core.boxes import iou_xywh, xyxy_to_xywh
-    from ...core.tokenizer import decode_sparse
 
-    def boxes_xywh(logits) -> np.ndarray:
-        xywh = xyxy_to_xywh(np.stack([decode_sparse(p) for p in logits]))
+    a, b = (xyxy_to_xywh(xyxy) for xyxy in _decoded_pairs(pairs))
+    for xywh in (a, b):
         xywh[:, 2:] = np.clip(xywh[:, 2:], 0.0, None)     # an inverted box covers nothing
-        return xywh
-
-    return iou_xywh(boxes_xywh([p[0] for p in pairs]), boxes_xywh([p[1] for p in pairs]))
+    return iou_xywh(a, b)
