@@ -9,14 +9,13 @@
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from fartrack_ros.core.files import temporary_sibling
+from fartrack_ros.core.files import replaced_atomically
 from fartrack_ros.evaluation.datasets import read_boxes_txt
 from fartrack_ros.training.datasets import read_numbers
 
@@ -41,12 +40,8 @@ def result_paths(tracker_dir: Path, dataset_format: str, seq_name: str) -> Resul
 def _write_atomically(path: Path, text: str) -> None:
     # A half-written file must never look like a finished sequence to a resumed run.
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(path)
-    try:
+    with replaced_atomically(path) as tmp:
         tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_result(paths: ResultPaths, boxes_xywh: np.ndarray, times_s: np.ndarray) -> None:

@@ -12,7 +12,6 @@ themselves and need no pickle at all.
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import types
 import zipfile
@@ -22,7 +21,7 @@ from typing import Any, Optional
 import torch
 
 from ..config import ModelConfig, config_from_dict, config_to_dict
-from ..core.files import temporary_sibling
+from ..core.files import replaced_atomically
 from .fartrack import FARTrack
 
 FORMAT_NAME = "fartrack_ros"
@@ -226,12 +225,8 @@ def save_weights(path: str | Path, model: FARTrack, extra: Optional[dict] = None
             "model_config": json.dumps(config_to_dict(model.cfg))}
     if extra:
         meta["extra"] = json.dumps(extra)
-    tmp = temporary_sibling(path)
-    try:
+    with replaced_atomically(path) as tmp:
         save_file(state, str(tmp), metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -36,7 +36,7 @@ from typing import Optional
 import torch
 
 from ..config import ModelConfig, config_from_dict, config_to_dict
-from ..core.files import temporary_sibling
+from ..core.files import replaced_atomically
 from ..model.fartrack import FARTrack
 from .backends.token_forward import TemplateEmbed, TokenForward
 
@@ -109,8 +109,7 @@ def export_graph(model: FARTrack, path: str | Path, kind: str, digest: Optional[
         args = (torch.zeros(counts[kind], cfg.embed_dim),
                 torch.zeros(1, 3, cfg.search_size, cfg.search_size))
         names = (list(INPUT_NAMES), list(OUTPUT_NAMES))
-    tmp = temporary_sibling(path)
-    try:
+    with replaced_atomically(path) as tmp:
         with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")       # the TorchScript exporter's deprecation notices
             torch.onnx.export(wrapper, args, str(tmp), dynamo=False, opset_version=OPSET,
@@ -123,9 +122,6 @@ def export_graph(model: FARTrack, path: str | Path, kind: str, digest: Optional[
             "template_tokens": str(counts.get(kind, cfg.template_tokens)), "precision": "fp32",
         })
         onnx.save(graph, str(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -138,22 +134,20 @@ def quantize_graph_int8(src: str | Path, dst: str | Path) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     dst = Path(dst)
-    tmp = temporary_sibling(dst)
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)          # the quantiser's generic advice on the root logger
     try:
-        quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["Gemm", "MatMul"],
-                         nodes_to_exclude=_fp32_matmuls(src))
-        graph = onnx.load(str(tmp))
-        meta = read_metadata(src)
-        meta["precision"] = "int8"
-        _set_metadata(graph, meta)
-        onnx.save(graph, str(tmp))
-        os.replace(tmp, dst)
+        with replaced_atomically(dst) as tmp:
+            quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
+                             op_types_to_quantize=["Gemm", "MatMul"],
+                             nodes_to_exclude=_fp32_matmuls(src))
+            graph = onnx.load(str(tmp))
+            meta = read_metadata(src)
+            meta["precision"] = "int8"
+            _set_metadata(graph, meta)
+            onnx.save(graph, str(tmp))
     finally:
         logging.disable(previous)
-        tmp.unlink(missing_ok=True)
     return dst
 
 

@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader
 
 from ..core.boxes import xywh_to_xyxy
 from ..core.crops import box_cxcywh_from_crop, box_xywh_in_crop, sample_target
-from ..core.files import temporary_sibling
+from ..core.files import replaced_atomically
 from ..model.checkpoint import save_weights
 from ..model.fartrack import FARTrack, prune_lowest
 from .config import TrainConfig, train_config_to_dict
@@ -497,13 +497,8 @@ class Trainer:
                                  if self.stage_forward.center_head is not None else None),
                  "stage": self.cfg.stage, "world": self.ctx.world,
                  "batch_size": self.cfg.optim.batch_size}
-        state_path = path.with_name(path.stem + STATE_SUFFIX)
-        tmp = temporary_sibling(state_path)
-        try:
+        with replaced_atomically(path.with_name(path.stem + STATE_SUFFIX)) as tmp:
             torch.save(state, tmp)
-            os.replace(tmp, state_path)
-        finally:
-            tmp.unlink(missing_ok=True)
         return path
 
     def _load_state(self, state_path: Path) -> None:
