@@ -4,7 +4,8 @@
 The machine is shared and noisy, so backends are timed in interleaved rounds (each round times
 ``--frames`` frames of every backend in turn, plus a matmul rate measurement) and the median
 round counts ("best_round_*": the fastest round, closest to a quiet machine). Each backend lives
-in its own process so thread pools never compete. The fp32 bound uses the best matmul rate seen
+in its own process so thread pools never compete, and every timed block starts after ``--settle``
+idle seconds, once the thread pools of the block before have stopped spinning. The fp32 bound uses the best matmul rate seen
 and the best round (both as on a quiet machine). The weights' values do
 not change speed: without ``--weights`` a random sparse model is used. Also reports the measured
 fp32 matmul GFLOP/s and each backend's share of the fp32 bound (matmul GFLOP/s / GFLOP per frame).
@@ -65,7 +66,7 @@ def worker(conn, weights: str, variant: str, backend: str, threads: int, warmup:
 
 
 def bench_variant(weights: Path, variant: str, backends: list[str], threads: int, rounds: int,
-                  frames_per_round: int, warmup: int, clock: str) -> dict:
+                  frames_per_round: int, warmup: int, clock: str, settle: float) -> dict:
     ctx = multiprocessing.get_context("spawn")
     workers = {}
     for name in backends:
@@ -82,6 +83,9 @@ def bench_variant(weights: Path, variant: str, backends: list[str], threads: int
         for _ in range(rounds):
             matmul.append(matmul_gflops(seconds=0.2))
             for name, (_, conn) in workers.items():
+                # the previous timing's thread pool (OpenMP, ONNX Runtime) keeps spinning for a
+                # while after its last call and would take a core from this one
+                time.sleep(settle)
                 conn.send(frames_per_round)
                 times[name].append(conn.recv())
     finally:
@@ -105,6 +109,9 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--frames", type=int, default=20, help="frames per round")
     p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--settle", type=float, default=0.5,
+                   help="seconds of idle before each timed block, so that the thread pools of the "
+                        "block before have stopped spinning (default 0.5)")
     p.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                    help="wall time (default), or process CPU time: with --threads 1 a robust "
                         "proxy on a busy machine (it does not count time the process waited)")
@@ -115,7 +122,7 @@ def main() -> int:
         report = {"threads": args.threads, "clock": args.clock, "variants": {}}
         for variant in args.variants:
             res = bench_variant(weights, variant, args.backends, args.threads, args.rounds,
-                                args.frames, args.warmup, args.clock)
+                                args.frames, args.warmup, args.clock, args.settle)
             depth = depth_for_variant(variant)
             gflops = res["matmul_gflops"]
             steady = forward_gflop(depth, tokens=397)
