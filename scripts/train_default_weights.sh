@@ -93,22 +93,13 @@ for phase in g h; do
 done
 $PY - <<'PYEOF'
 import torch
-from safetensors.torch import load_file
-from fartrack_ros.model.checkpoint import build_model, save_weights
+from fartrack_ros.model.checkpoint import average_weights, build_model, save_weights
 extra = {"trained_by": "scripts/train_default_weights.sh", "default_variant": "pico"}
 # each branch as an fp16 weights file (as its candidate was scored), then their mean, rounded to fp16
-files = []
-for phase in "gh":
-    files.append(f"out/train/sparse_{phase}.safetensors")
-    save_weights(files[-1], build_model(f"out/train/sparse_{phase}/last.safetensors", depth=6),
-                 dtype=torch.float16, extra=extra)
-soup = build_model(files[0], depth=6)
-tensors = [load_file(f) for f in files]
-with torch.no_grad():
-    for name, tensor in soup.state_dict().items():
-        if name in tensors[0]:
-            tensor.copy_(sum(t[name].float() for t in tensors) / len(tensors))
-save_weights("fartrack_ros/weights/fartrack_default.safetensors", soup, dtype=torch.float16,
-             extra=extra)
+files = [save_weights(f"out/train/sparse_{phase}.safetensors",
+                      build_model(f"out/train/sparse_{phase}/last.safetensors", depth=6),
+                      dtype=torch.float16, extra=extra) for phase in "gh"]
+save_weights("fartrack_ros/weights/fartrack_default.safetensors", average_weights(files, depth=6),
+             dtype=torch.float16, extra=extra)
 PYEOF
 chmod 644 fartrack_ros/weights/fartrack_default.safetensors

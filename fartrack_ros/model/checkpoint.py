@@ -16,7 +16,7 @@ import pickle
 import types
 import zipfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import torch
 
@@ -293,6 +293,36 @@ def build_model(path: str | Path, depth: Optional[int] = None, stage: Optional[s
     model.load_state_dict(state, strict=True)
     model.renorm_command_embeddings_()     # spec trap: official forward renorms rows 600-603
     return model.to(device).eval()
+
+
+def average_weights(paths: Sequence[str | Path], depth: Optional[int] = None) -> FARTrack:
+    """The tensor-by-tensor mean of several weights files of one model (a "model soup").
+
+    Meant for runs that share their start (their weights stay in one basin, so the mean is a
+    model of its own, not a blur). Every file must hold the same tensors under the same config;
+    floating tensors are averaged in float32, others are taken from the first file.
+    """
+    if not paths:
+        raise ValueError("average_weights needs at least one weights file")
+    states, first_cfg = [], None
+    for path in paths:
+        state, cfg, _ = load_weights(path)
+        if first_cfg is None:
+            first_cfg = cfg
+        elif cfg != first_cfg:
+            raise CheckpointError(f"{path}: config {config_to_dict(cfg)} differs from "
+                                  f"{paths[0]}'s {config_to_dict(first_cfg)}; only weights of one "
+                                  "model can be averaged")
+        if states and set(state) != set(states[0]):
+            raise CheckpointError(f"{path}: holds other tensors than {paths[0]}")
+        states.append(state)
+    model = build_model(paths[0], depth=depth)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point():
+                tensor.copy_(sum(state[name].float() for state in states) / len(states))
+    model.renorm_command_embeddings_()     # means of renormed rows stay renormed; raw ones not
+    return model
 
 
 def convert_official(src: str | Path, dst: str | Path) -> Path:

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from fartrack_ros.config import ModelConfig
-from fartrack_ros.model.checkpoint import (CheckpointError, build_model, convert_official,
-                                           load_weights, official_to_stage, save_weights)
+from fartrack_ros.model.checkpoint import (CheckpointError, average_weights, build_model,
+                                           convert_official, load_weights, official_to_stage,
+                                           save_weights)
 from fartrack_ros.model.fartrack import SEARCH_CENTRE_TOKEN, FARTrack, count_parameters_used, prune_lowest
 
 
@@ -191,3 +192,22 @@ def test_distill_to_sparse_key_map_copies_norms():
     assert torch.equal(mapped["backbone.blocks.3.masknorm2.norm.weight"], distill["backbone.blocks.3.norm2.weight"])
     back = official_to_stage(mapped, "sparse", "distill")
     assert set(back) == set(distill)
+
+
+def test_average_weights_is_the_tensor_mean(tmp_path, sparse_model):
+    torch.manual_seed(1)
+    other = FARTrack(ModelConfig(stage="sparse", depth=15)).eval()
+    a = save_weights(tmp_path / "a.safetensors", sparse_model)
+    b = save_weights(tmp_path / "b.safetensors", other)
+    soup = average_weights([a, b], depth=6).state_dict()
+    first, second = load_weights(a)[0], load_weights(b)[0]
+    name = "backbone.blocks.3.attn.qkv.weight"
+    assert torch.equal(soup[name], (first[name] + second[name]) / 2)
+    assert not torch.equal(soup[name], first[name])
+    assert build_model(save_weights(tmp_path / "soup.safetensors", average_weights([a, b])),
+                       depth=6).cfg.depth == 6
+    distill = save_weights(tmp_path / "d.safetensors", FARTrack(ModelConfig(stage="distill")))
+    with pytest.raises(CheckpointError, match="d.safetensors"):
+        average_weights([a, distill])
+    with pytest.raises(ValueError, match="at least one"):
+        average_weights([])
