@@ -11,6 +11,8 @@ layout         a frame is visible when
 GOT-10k        ``absence.label`` is 0, ``cover.label`` > 0 and the box has positive size
 LaSOT          ``full_occlusion.txt`` and ``out_of_view.txt`` are 0 and the box has positive size
 TrackingNet    the box has positive size
+OTB            the line of ``groundtruth_rect.txt`` holds 4 finite numbers with positive size
+               (UAV123 / DTB70-style files write ``NaN`` rows where the target is absent)
 COCO           always (each non-crowd annotation is a one-frame sequence)
 fartrack track the line holds 4 finite numbers with positive width and height
 =============  ====================================================================================
@@ -427,6 +429,33 @@ def read_coco(images_dir: str | os.PathLike, annotations_json: str | os.PathLike
     return LazyTrackingDataset(name, len(boxes), build, is_video=False)
 
 
+# --------------------------------------------------------------------------- OTB (real video)
+
+def read_otb(root: str | os.PathLike, name: str = "otb") -> TrackingDataset:
+    """OTB layout, as the real development sequences come: ``root/<Seq>/img/<frames>`` and
+    ``root/<Seq>/groundtruth_rect.txt``. Frames are taken in name order; the box file must have
+    one row per frame. ``NaN`` rows (target absent) are kept as invisible frames, so the samplers
+    never draw them as a template or search frame.
+    """
+    root = _require_dir(Path(root), "OTB folder")
+    folders = sorted(p for p in root.iterdir()
+                     if (p / "groundtruth_rect.txt").is_file() and (p / "img").is_dir())
+    if not folders:
+        raise FileNotFoundError(f"no OTB sequences (<Seq>/img/ + groundtruth_rect.txt) in {root}")
+    return TrackingDataset(name, [read_otb_sequence(f, name) for f in folders])
+
+
+def read_otb_sequence(folder: Path, dataset: str = "otb") -> Sequence:
+    boxes = read_numbers(folder / "groundtruth_rect.txt", 4)
+    images = sorted((p for p in (folder / "img").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
+                    key=_frame_sort_key)
+    if len(images) != len(boxes):
+        raise ValueError(f"{folder}: {len(images)} images but {len(boxes)} ground-truth rows")
+    visible = positive_size(boxes)
+    return Sequence(folder.name, ImageFiles(tuple(str(p) for p in images)), np.nan_to_num(boxes),
+                    visible, None, dataset)
+
+
 # --------------------------------------------------------------------------- fartrack track output
 
 def read_track_output(folder: str | os.PathLike, frames: str | os.PathLike | None = None,
@@ -500,14 +529,14 @@ def _describe(source) -> str:
 
 # --------------------------------------------------------------------------- by name (configs)
 
-DATASET_KINDS = ("got10k", "lasot", "trackingnet", "coco", "track")
+DATASET_KINDS = ("got10k", "lasot", "trackingnet", "coco", "otb", "track")
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
     """One training dataset as a recipe names it.
 
-    ``kind``: got10k | lasot | trackingnet | coco | track. ``root``: the dataset folder (for COCO
+    ``kind``: got10k | lasot | trackingnet | coco | otb | track. ``root``: the dataset folder (for COCO
     the image folder). ``annotations``: COCO's instances json. ``sequence_list``: optional file
     of sequence names (GOT-10k, LaSOT). ``weight``: relative sampling probability.
     """
@@ -548,4 +577,6 @@ def open_dataset(spec: DatasetSpec, base_dir: str | os.PathLike | None = None) -
         return read_trackingnet(root)
     if spec.kind == "coco":
         return read_coco(root, resolve(spec.annotations))
+    if spec.kind == "otb":
+        return read_otb(root)
     return read_track_output(root)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fartrack_ros.training.datasets import (DatasetSpec, open_dataset, read_coco, read_got10k,
-                                            read_lasot, read_track_output, read_trackingnet)
+                                            read_lasot, read_otb, read_track_output, read_trackingnet)
 
 BOXES = np.array([[1, 2, 10, 12], [2.5, 3, 11, 12], [0, 0, 0, 0], [4, 5, 9, 8]], dtype=np.float64)
 
@@ -170,6 +170,32 @@ def test_track_output_with_video(tmp_path):
     (out / "boxes.txt").write_text("1,1,5,5\n" * 6)
     with pytest.raises(ValueError, match="6 boxes but only 5 frames"):
         read_track_output(out)
+
+
+def test_otb_layout_with_absent_frames(tmp_path):
+    """Real annotated video as it comes: frames in img/ (any numbering width), one box row per
+    frame, NaN rows where the target is absent; those frames are never sampled."""
+    root = tmp_path / "real" / "train"
+    images = write_frames(root / "Bird" / "img", [f"{i:04d}.jpg" for i in range(1, 5)])
+    (root / "Bird" / "groundtruth_rect.txt").write_text(
+        "1,2,10,12\n2.5\t3\t11\t12\nNaN,NaN,NaN,NaN\n4 5 9 8\n")
+    write_frames(root / "Car" / "img", ["1.jpg", "2.jpg"])
+    (root / "Car" / "groundtruth_rect.txt").write_text("1,1,5,5\n")        # one row short
+    with pytest.raises(ValueError, match="2 images but 1 ground-truth rows"):
+        read_otb(root)
+    (root / "Car" / "groundtruth_rect.txt").write_text("1,1,5,5\n2,2,5,5\n")
+    (root / "notes").mkdir()                                               # not a sequence
+
+    ds = read_otb(root)
+    assert [s.name for s in ds] == ["Bird", "Car"]
+    bird = ds[0]
+    assert bird.visible.tolist() == [True, True, False, True]
+    assert np.isfinite(bird.boxes_xywh).all()
+    np.testing.assert_allclose(bird.boxes_xywh[3], [4, 5, 9, 8])
+    assert_frame_is(bird.read_frame_rgb(3), images[3])
+    assert len(open_dataset(DatasetSpec(kind="otb", root=str(root)))) == 2
+    with pytest.raises(FileNotFoundError, match="no OTB sequences"):
+        read_otb(root / "notes")
 
 
 def test_open_dataset_by_spec(tmp_path):
