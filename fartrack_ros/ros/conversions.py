@@ -1,5 +1,5 @@
-"""Messages <-> arrays for the node, the demo and the tests (replaces cv_bridge; see
-../shared/ros2-pip-wheels.md for why). Every decoder raises ValueError naming the problem.
+"""Messages <-> arrays for the node, the demo and the tests (replaces cv_bridge, which has
+no PyPI wheel and would pull in a ROS distribution). Every decoder raises ValueError naming the problem.
 """
 from __future__ import annotations
 
@@ -37,22 +37,40 @@ def ns_to_stamp(ns: int) -> Time:
     return Time(sec=int(ns // 1_000_000_000), nanosec=int(ns % 1_000_000_000))
 
 
-def image_msg_to_rgb(msg: Image) -> np.ndarray:
-    """sensor_msgs/Image -> RGB uint8 (H, W, 3), C-contiguous."""
+def image_msg_problem(msg: Image) -> Optional[str]:
+    """Why ``msg`` cannot be converted (encoding, size, step, data length), or None. Cheap: reads
+    the header fields only, so the node checks every frame on arrival with it."""
     if msg.encoding not in IMAGE_ENCODINGS:
-        raise ValueError(f"unsupported image encoding {msg.encoding!r}; "
-                         f"supported: {sorted(IMAGE_ENCODINGS)}")
-    channels, to_rgb = IMAGE_ENCODINGS[msg.encoding]
+        return (f"unsupported image encoding {msg.encoding!r}; "
+                f"supported: {sorted(IMAGE_ENCODINGS)}")
+    channels = IMAGE_ENCODINGS[msg.encoding][0]
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height <= 0 or width <= 0:
-        raise ValueError(f"image has no pixels: {width}x{height}")
+        return f"image has no pixels: {width}x{height}"
     if step < width * channels:
-        raise ValueError(f"image step {step} is smaller than width*channels = {width * channels} "
-                         f"({msg.encoding}, {width}x{height})")
+        return (f"image step {step} is smaller than width*channels = {width * channels} "
+                f"({msg.encoding}, {width}x{height})")
     size = len(msg.data)
     if size != step * height:
-        raise ValueError(f"image data has {size} bytes, but step*height = {step}*{height} = "
-                         f"{step * height} ({msg.encoding}, {width}x{height})")
+        return (f"image data has {size} bytes, but step*height = {step}*{height} = "
+                f"{step * height} ({msg.encoding}, {width}x{height})")
+    return None
+
+
+def compressed_msg_problem(msg: CompressedImage) -> Optional[str]:
+    """What can be told wrong about a compressed image without decoding it, or None."""
+    if len(msg.data) == 0:
+        return f"compressed image (format {msg.format!r}) has no data"
+    return None
+
+
+def image_msg_to_rgb(msg: Image) -> np.ndarray:
+    """sensor_msgs/Image -> RGB uint8 (H, W, 3), C-contiguous."""
+    problem = image_msg_problem(msg)
+    if problem:
+        raise ValueError(problem)
+    channels, to_rgb = IMAGE_ENCODINGS[msg.encoding]
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
     rows = np.frombuffer(msg.data, np.uint8).reshape(height, step)[:, :width * channels]
     pixels = rows.reshape(height, width, channels) if channels > 1 else rows
     if to_rgb is None:
@@ -62,8 +80,9 @@ def image_msg_to_rgb(msg: Image) -> np.ndarray:
 
 def compressed_msg_to_rgb(msg: CompressedImage) -> np.ndarray:
     """sensor_msgs/CompressedImage (jpeg, png, ...) -> RGB uint8 (H, W, 3)."""
-    if len(msg.data) == 0:
-        raise ValueError(f"compressed image (format {msg.format!r}) has no data")
+    problem = compressed_msg_problem(msg)
+    if problem:
+        raise ValueError(problem)
     bgr = cv2.imdecode(np.frombuffer(msg.data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise ValueError(f"cannot decode compressed image (format {msg.format!r}, "

@@ -1,12 +1,16 @@
 """Thread hand-off between the subscription callback and the node's worker thread.
 
-The callback only stores the newest message (and remembers recent ones for stamped set-target
-requests); the worker takes the newest message, so it never works through a stale backlog
-(../shared/ros2-pip-wheels.md, "slow subscriber callback").
+The callback only stores the newest message (and remembers recent usable ones for stamped
+set-target requests); the worker takes the newest message, so it never works through a stale
+backlog (a slow subscriber callback would otherwise queue frames in the DDS reader).
+
+Only frames that passed the arrival checks enter the history: a stamped set_target must find
+the frame with that stamp, never a rejected one (issue 19, fault 1).
 """
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -59,6 +63,9 @@ class FrameHistory:
     def find(self, stamp_ns: int) -> Optional[ReceivedFrame]:
         return self._frames.get(stamp_ns)
 
+    def remove(self, stamp_ns: int) -> None:
+        self._frames.pop(stamp_ns, None)
+
     def newest(self) -> Optional[ReceivedFrame]:
         return next(reversed(self._frames.values()), None)
 
@@ -77,10 +84,21 @@ class FrameExchange:
         self.closed = False
 
     def put_frame(self, frame: ReceivedFrame) -> None:
+        """A frame that passed the arrival checks: into the slot and the history."""
         with self.condition:
             self.slot.put(frame)
             self.history.add(frame)
-            self.condition.notify()
+            self.condition.notify_all()
+
+    def count_rejected(self) -> None:
+        """A frame refused on arrival: counted as received, kept nowhere."""
+        with self.condition:
+            self.slot.received += 1
+
+    def forget(self, stamp_ns: int) -> None:
+        """Remove a frame found unusable later (a compressed image that does not decode)."""
+        with self.condition:
+            self.history.remove(stamp_ns)
 
     def put_command(self, command) -> None:
         with self.condition:
@@ -104,11 +122,23 @@ class FrameExchange:
         with self.condition:
             return self.slot.received, self.slot.dropped
 
-    def find(self, stamp_ns: Optional[int]) -> tuple[Optional[ReceivedFrame], bool]:
-        """The frame with ``stamp_ns`` (True) if still held, else the newest one (False)."""
+    def find(self, stamp_ns: Optional[int], wait_s: float = 0.0
+             ) -> tuple[Optional[ReceivedFrame], bool]:
+        """The frame with ``stamp_ns`` (True) if held, else the newest one (False).
+
+        A stamp newer than every held frame may name a frame still in flight (the request and
+        the images travel on different topics): wait up to ``wait_s`` for it to arrive.
+        """
+        deadline = time.monotonic() + wait_s
         with self.condition:
-            if stamp_ns:
-                frame = self.history.find(stamp_ns)
-                if frame is not None:
-                    return frame, True
-            return self.history.newest(), False
+            while True:
+                if stamp_ns:
+                    frame = self.history.find(stamp_ns)
+                    if frame is not None:
+                        return frame, True
+                newest = self.history.newest()
+                remaining = deadline - time.monotonic()
+                if (not stamp_ns or remaining <= 0 or self.closed
+                        or (newest is not None and newest.stamp_ns > stamp_ns)):
+                    return newest, False
+                self.condition.wait(remaining)

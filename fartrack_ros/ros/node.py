@@ -44,15 +44,18 @@ from fartrack_ros.srv import SetTarget
 
 from ..core.types import LOST, TRACKING, TrackResult
 from ..runtime.visualize import draw_track_overlay
-from .conversions import (box_xywh_from_detection, compressed_msg_to_rgb,
-                          detection_array_from_result, image_msg_from_array, image_msg_to_rgb,
-                          ns_to_stamp, scale_box_xywh, stamp_to_ns)
+from .conversions import (box_xywh_from_detection, compressed_msg_problem, compressed_msg_to_rgb,
+                          detection_array_from_result, image_msg_from_array, image_msg_problem,
+                          image_msg_to_rgb, ns_to_stamp, scale_box_xywh, stamp_to_ns)
 from .frames import FrameExchange, ReceivedFrame
 from .parameters import NODE_PARAMETERS, check_parameter, tracker_config_from_parameters
 from .stats import LatencyWindow, RateMeter
 
 NODE_NAME = "fartrack_node"
 SERVICE_TIMEOUT_S = 15.0
+# A stamped set_target may arrive before the frame it names (request and images travel on
+# different topics): the worker waits this long for a stamp newer than every frame it holds.
+STAMPED_FRAME_WAIT_S = 1.0
 # Parameters every rclpy node accepts besides ours (and qos_overrides.* prefixes).
 _ROS_OWN_PARAMETERS = {"use_sim_time", "start_type_description_service"}
 
@@ -230,7 +233,20 @@ class FarTrackNode(Node):
     # ------------------------------------------------------------------ callbacks (executor)
     def _on_image(self, msg) -> None:
         stamp_ns = stamp_to_ns(msg.header.stamp)
+        # Header checks only (no pixel work): a rejected frame never reaches the slot or the
+        # frame history, so a stamped set_target can never pick it.
+        problem = (compressed_msg_problem if self._compressed else image_msg_problem)(msg)
+        if problem:
+            self._exchange.count_rejected()
+            self._reject_frame(stamp_ns, problem)
+            return
         self._exchange.put_frame(ReceivedFrame(msg, stamp_ns, self.get_clock().now().nanoseconds))
+
+    def _reject_frame(self, stamp_ns: int, reason: str) -> None:
+        with self._status_lock:
+            self._rejected += 1
+        self._set_error(f"image rejected: {reason} (frame stamped {stamp_ns} ns)")
+        self._publish_status(self.get_clock().now().nanoseconds)
 
     def _on_set_target(self, request: SetTarget.Request, response: SetTarget.Response):
         command = TargetCommand((request.x, request.y, request.width, request.height),
@@ -312,12 +328,16 @@ class FarTrackNode(Node):
 
         if self._tracker is None:
             return fail(self._model_error)
-        frame, exact = self._exchange.find(command.stamp_ns)
+        frame, exact = self._exchange.find(command.stamp_ns, wait_s=STAMPED_FRAME_WAIT_S)
         if frame is None:
+            if self._rejected:
+                return fail(f"no usable image received yet on {self._input_topic} "
+                            f"({self._rejected} rejected; last: {self._last_error})")
             return fail(f"no image received yet on {self._input_topic}")
         try:
             rgb = self._decode(frame.message)
-        except ValueError as exc:
+        except ValueError as exc:      # a compressed frame that does not decode
+            self._exchange.forget(frame.stamp_ns)
             return fail(f"the frame stamped {frame.stamp_ns} ns cannot be used: {exc}")
         height, width = rgb.shape[:2]
         box = command.box_xywh
@@ -361,10 +381,9 @@ class FarTrackNode(Node):
         header = frame.message.header
         try:
             rgb = self._decode(frame.message)
-        except ValueError as exc:
-            self._rejected += 1
-            self._set_error(f"image rejected: {exc}")
-            self._publish_status(self.get_clock().now().nanoseconds)
+        except ValueError as exc:      # passed the arrival checks, failed to decode
+            self._exchange.forget(frame.stamp_ns)
+            self._reject_frame(frame.stamp_ns, str(exc))
             return
         height, width = rgb.shape[:2]
         tracking = self._tracker is not None and self._tracker.is_initialized

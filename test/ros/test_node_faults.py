@@ -1,0 +1,118 @@
+"""Faults found from outside the node (issue 19), each checked with the node in its own process
+over DDS: rejected frames and stamped set_target, remapped compressed input, bursts of service
+calls. Random weights, lost_threshold 0 (the boxes are meaningless, the plumbing is real).
+"""
+from __future__ import annotations
+
+# First: skips this module where ROS is missing; fixtures come from here too.
+from ros_harness import (DOMAIN_ID, NodeProcess, random_weights,  # noqa: F401 (fixtures)
+                         start_node, unique_namespace)
+
+import time
+
+import pytest
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from fartrack_ros.ros.camera import SyntheticScene
+from fartrack_ros.ros.client import TrackerClient
+from fartrack_ros.ros.conversions import image_msg_from_array, ns_to_stamp, stamp_to_ns
+
+SIZE = (320, 240)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return SyntheticScene(SIZE, seed=5)
+
+
+@pytest.fixture(scope="module")
+def running(random_weights, tmp_path_factory):
+    namespace = unique_namespace("faults")
+    node = NodeProcess(namespace, {"weights": random_weights, "lost_threshold": 0.0,
+                                   "threads": 1, "frame_history": 10},
+                       tmp_path_factory.mktemp("node") / "node.log")
+    client = TrackerClient(node.fqn, image_topic=f"{namespace}/image", domain_id=DOMAIN_ID)
+    try:
+        assert client.wait_for_node(60), \
+            f"node did not come up:\n{node.output()}\n{client.discovery_report()}"
+        yield node, client
+    finally:
+        client.close()
+        node.stop()
+
+
+def publish_frame(client: TrackerClient, pixels, encoding: str = "bgr8") -> int:
+    stamp_ns = client.now_ns()
+    client.publish_image(image_msg_from_array(
+        pixels, encoding, Header(stamp=ns_to_stamp(stamp_ns), frame_id="camera")))
+    return stamp_ns
+
+
+def publish_yuv422(client: TrackerClient) -> int:
+    stamp_ns = client.now_ns()
+    client.publish_image(Image(header=Header(stamp=ns_to_stamp(stamp_ns), frame_id="camera"),
+                               height=SIZE[1], width=SIZE[0], encoding="yuv422",
+                               step=SIZE[0] * 2, data=bytes(SIZE[0] * 2 * SIZE[1])))
+    return stamp_ns
+
+
+def status_names(client: TrackerClient, text: str, since_ns: int) -> bool:
+    return any(text in r.message.last_error for r in client.snapshot("statuses")
+               if r.received_ns > since_ns)
+
+
+# ------------------------------------------------------------------ fault 1: rejected frames
+
+def test_only_rejected_frames_received_refuses_with_the_reason(running):
+    node, client = running
+    before = client.now_ns()
+    # best effort: the first frames after matching can be missed; send until one is seen
+    for _ in range(10):
+        publish_yuv422(client)
+        if client.wait_for(lambda: status_names(client, "yuv422", before), 1.0):
+            break
+    assert status_names(client, "yuv422", before), node.output()
+    response = client.set_target((10, 10, 40, 30))
+    assert not response.success
+    assert "no usable image received yet" in response.message, response.message
+    assert "unsupported image encoding 'yuv422'" in response.message
+
+
+def test_rejected_frame_is_never_used_by_a_stamped_set_target(running, scene):
+    """The issue's sequence: one yuv422 frame, then valid frames, then set_target stamped
+    with the newest valid frame; and a request naming the rejected frame's stamp."""
+    node, client = running
+    before = client.now_ns()
+    rejected = publish_yuv422(client)
+    assert client.wait_for(lambda: status_names(client, "yuv422", before), 5.0)
+    valid = []
+    for i in range(4):
+        valid.append(publish_frame(client, scene.frame_bgr(i)))
+        time.sleep(0.05)
+    response = client.set_target(scene.box_xywh(3), stamp_ns=valid[-1])
+    assert response.success, response.message
+    assert response.initialized_on_stamped_frame, response.message
+    assert stamp_to_ns(response.frame_stamp) == valid[-1]
+
+    # the rejected frame is not in the history: the newest usable frame is used instead
+    response = client.set_target(scene.box_xywh(3), stamp_ns=rejected)
+    assert response.success, response.message
+    assert not response.initialized_on_stamped_frame
+    assert stamp_to_ns(response.frame_stamp) != rejected
+    assert stamp_to_ns(response.frame_stamp) in valid
+
+
+def test_stamped_set_target_sent_with_its_frame_picks_that_frame(running, scene):
+    """The request right behind its frame (no pause): the frame may reach the node after the
+    request; the node waits for it instead of taking an older frame."""
+    node, client = running
+    for i in range(8):
+        publish_yuv422(client)                              # rejected frames in between
+        stamp_ns = publish_frame(client, scene.frame_bgr(i))
+        response = client.set_target(scene.box_xywh(i), stamp_ns=stamp_ns)
+        assert response.success, response.message
+        assert response.initialized_on_stamped_frame, (i, response.message)
+        assert stamp_to_ns(response.frame_stamp) == stamp_ns
+        assert (response.x, response.y, response.width, response.height) == scene.box_xywh(i)
+    assert node.is_running()
