@@ -5,8 +5,8 @@
     ros2 launch fartrack_ros fartrack.launch.py variant:=nano device:=cuda
 
 params_file defaults to the package's config/cpu_drone.yaml; variant and device, when given,
-override the file's values. The node subscribes to `image` (and `image/compressed` with
-compressed: true), remapped here to image_topic.
+override the file's values. The node subscribes to `image`, remapped here to image_topic
+(with compressed: true, to image_topic + /compressed, as image_transport does).
 """
 import os
 
@@ -33,7 +33,8 @@ def _node(context):
         name="fartrack_node",
         namespace=LaunchConfiguration("namespace"),
         parameters=[LaunchConfiguration("params_file"), overrides],
-        remappings=[("image", image_topic), ("image/compressed", image_topic + "/compressed")],
+        # with compressed: true the node subscribes to <remapped image>/compressed itself
+        remappings=[("image", image_topic)],
         output="screen",
         emulate_tty=True,
     )]

@@ -126,7 +126,7 @@ class FarTrackNode(Node):
                                       if p["qos_reliability"] == "best_effort"
                                       else ReliabilityPolicy.RELIABLE))
         self._compressed = p["compressed"]
-        topic = p["image_topic"].rstrip("/") + ("/compressed" if self._compressed else "")
+        topic = self._input_topic_name(p["image_topic"])
         self._image_sub = self.create_subscription(
             CompressedImage if self._compressed else Image, topic, self._on_image, qos)
         self._input_topic = self._image_sub.topic_name
@@ -205,6 +205,17 @@ class FarTrackNode(Node):
             tracker, description = self._pending_tracker
             self._pending_tracker = None
             self._exchange.put_command(SwapTrackerCommand(tracker, description))
+
+    def _input_topic_name(self, image_topic: str) -> str:
+        """The image topic; with compressed input, image_transport's convention: the base topic
+        resolved with the remapping rules applied, then '/compressed' (so `-r image:=/cam/raw`
+        gives /cam/raw/compressed). An explicit remap of '<image_topic>/compressed' wins."""
+        if not self._compressed:
+            return image_topic
+        sub_topic = image_topic.rstrip("/") + "/compressed"
+        if self.resolve_topic_name(sub_topic) != self.resolve_topic_name(sub_topic, only_expand=True):
+            return sub_topic                     # remapped explicitly: create_subscription does it
+        return self.resolve_topic_name(image_topic).rstrip("/") + "/compressed"
 
     @staticmethod
     def _model_description(values) -> str:

@@ -42,7 +42,7 @@ NODE_PARAMETERS: dict[str, NodeParameter] = {p.name: p for p in (
                   "confidence below which the target counts as lost (no detection published)",
                   float_range=(0.0, 1.0)),
     NodeParameter("image_topic", "image", "input image topic (remappable); with compressed:=true "
-                  "the node subscribes to <image_topic>/compressed", read_only=True),
+                  "the node subscribes to <image_topic, remapped>/compressed", read_only=True),
     NodeParameter("compressed", False, "subscribe to sensor_msgs/CompressedImage instead of "
                   "sensor_msgs/Image", read_only=True),
     NodeParameter("qos_depth", 1, "image subscription history depth (keep last)",

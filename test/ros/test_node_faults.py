@@ -116,3 +116,42 @@ def test_stamped_set_target_sent_with_its_frame_picks_that_frame(running, scene)
         assert stamp_to_ns(response.frame_stamp) == stamp_ns
         assert (response.x, response.y, response.width, response.height) == scene.box_xywh(i)
     assert node.is_running()
+
+
+# ------------------------------------------------------------------ fault 2: remap + compressed
+
+@pytest.mark.parametrize("remaps, topic", [
+    # image_transport's convention: the remapped base topic + /compressed
+    (("image:=cam/image_raw",), "cam/image_raw/compressed"),
+    # an explicit remap of the compressed topic wins
+    (("image:=cam/image_raw", "image/compressed:=other/jpeg"), "other/jpeg"),
+    # no remap: <namespace>/image/compressed
+    ((), "image/compressed"),
+], ids=["remapped-base", "explicit-compressed-remap", "no-remap"])
+def test_compressed_input_follows_the_remapped_image_topic(start_node, random_weights, scene,
+                                                           remaps, topic):
+    from sensor_msgs.msg import CompressedImage
+
+    from fartrack_ros.ros.conversions import compressed_msg_from_bgr
+
+    extra_args = tuple(arg for remap in remaps for arg in ("-r", remap))
+    node = start_node({"weights": random_weights, "compressed": True, "lost_threshold": 0.0,
+                       "threads": 1}, extra_args=extra_args)
+    full_topic = f"{node.namespace}/{topic}"
+    client = TrackerClient(node.fqn, domain_id=DOMAIN_ID)
+    try:
+        publisher = client.node.create_publisher(CompressedImage, full_topic, 1)
+        assert client.wait_for_node(60), f"{node.output()}\n{client.discovery_report()}"
+        assert client.wait_for(lambda: publisher.get_subscription_count() > 0, 15), \
+            f"nothing subscribes to {full_topic}:\n{node.output()}"
+        assert f"listening on {full_topic} (CompressedImage" in node.output()
+        stamp_ns = 0
+        for i in range(20):     # best effort: send until one frame is processed
+            stamp_ns = client.now_ns()
+            publisher.publish(compressed_msg_from_bgr(scene.frame_bgr(i),
+                                                      Header(stamp=ns_to_stamp(stamp_ns))))
+            if client.wait_for(lambda: stamp_ns in client.detections_by_stamp(), 0.5):
+                break
+        assert stamp_ns in client.detections_by_stamp(), node.output()
+    finally:
+        client.close()
