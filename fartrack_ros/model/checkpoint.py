@@ -95,11 +95,32 @@ _restricted_pickle = types.SimpleNamespace(
     load=lambda f, **kw: RestrictedUnpickler(f, **kw).load())
 
 
+def _not_a_checkpoint(path: Path) -> Optional[str]:
+    """What the file is when it is neither a zip (torch.save) nor a pickle (legacy torch.save)."""
+    with path.open("rb") as f:
+        head = f.read(256)
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\x80"):
+        return None
+    if not head:
+        return "an empty file"
+    if path.suffix.lower() == ".onnx" or head.startswith(b"\x08") and b"\x12" in head[2:4]:
+        return "an ONNX graph (fartrack export writes those from a weights file)"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"a binary file starting with {head[:8]!r}"
+    return f"a text file starting with {text.splitlines()[0][:40]!r}" if text.strip() else "a text file"
+
+
 def read_official_checkpoint(path: str | Path) -> dict:
     """Load an official ``.pth.tar`` dict without executing anything from its pickle."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    what = _not_a_checkpoint(path)
+    if what:
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint but {what}; expected an official "
+                              "FARTrack .pth.tar or a .safetensors file written by fartrack")
     try:
         obj = torch.load(path, map_location="cpu", pickle_module=_restricted_pickle,
                          weights_only=False)
