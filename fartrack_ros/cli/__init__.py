@@ -56,15 +56,16 @@ def join_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = join_negative_values(list(sys.argv[1:] if argv is None else argv))
+def build_parser(wanted: str | None = None) -> tuple[argparse.ArgumentParser, dict]:
+    """The ``fartrack`` parser and its subcommand parsers by name; only ``wanted`` (all when
+    None) gets its options, so that one subcommand does not import the others' modules."""
     parser = argparse.ArgumentParser(
         prog="fartrack", description="FARTrack single-object tracker: track videos, cameras and "
         "bags, run the ROS 2 node demo, train, evaluate, benchmark.",
         epilog="Run 'fartrack COMMAND --help' for a command's options and examples.")
     parser.add_argument("--version", action="version", version=f"fartrack {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    wanted = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    parsers = {}
     for name in SUBCOMMANDS:
         if wanted is not None and name != wanted:
             sub.add_parser(name)
@@ -80,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
+        parsers[name] = p
+    return parser, parsers
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = join_negative_values(list(sys.argv[1:] if argv is None else argv))
+    parser, _ = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()

@@ -3,10 +3,22 @@ from __future__ import annotations
 
 HELP = "convert an official FARTrack .pth.tar checkpoint to the project's safetensors format"
 
+DESCRIPTION = """\
+Convert an official FARTrack checkpoint (FARTrack_*.pth.tar, FARTrackDistill_*.pth.tar or
+FARTrackSparse_ep0015.pth.tar from the authors' release) to a .safetensors file: the same
+weights with the model config in its metadata, no pickle. Both files give identical boxes;
+--weights and the node's weights parameter take either."""
+
+EXAMPLES = """\
+examples:
+  fartrack convert FARTrackSparse_ep0015.pth.tar fartrack_sparse.safetensors
+  fartrack track --video clip.mp4 --box 10,20,40,60 --weights fartrack_sparse.safetensors
+"""
+
 
 def add_arguments(p) -> None:
     p.add_argument("src", help="official checkpoint, e.g. FARTrackSparse_ep0015.pth.tar")
-    p.add_argument("dst", help="output .safetensors file")
+    p.add_argument("dst", help="output file, must end in .safetensors (its folder is created)")
 
 
 def run(args) -> int:

@@ -1,16 +1,33 @@
 """`fartrack export`: the two static-shape ONNX graphs (first frame, steady state) of a model."""
 from __future__ import annotations
 
+from .common import add_variant_argument, add_weights_argument
+
 HELP = "export a FARTrack variant to ONNX (445- and 397-token graphs, config in the metadata)"
+
+DESCRIPTION = """\
+Export the two static-shape ONNX graphs of a variant (first frame: 445 tokens; every later
+frame: 397) with the model config and the weights hash in their metadata. The onnxruntime
+backends export on first use into the user cache by themselves; run this to prepare the cache
+ahead (e.g. on a robot before it goes offline) or to get the graphs for another runtime."""
+
+EXAMPLES = """\
+examples:
+  fartrack export                                       # shipped weights, Pico, into the cache
+  fartrack export --weights FARTrackSparse_ep0015.pth.tar --variant tiny --int8
+  fartrack export --variant nano --out out/onnx
+"""
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--weights", help="official .pth.tar or own .safetensors (default: shipped weights)")
-    p.add_argument("--variant", default="pico", choices=["tiny", "nano", "pico"])
-    p.add_argument("--out", help="output folder (default: the user cache the onnxruntime "
-                                 "backends read, see fartrack_ros.runtime.export.cache_dir)")
+    add_weights_argument(p)
+    add_variant_argument(p)
+    p.add_argument("--out", metavar="DIR",
+                   help="output folder (default: the user cache that the onnxruntime backends "
+                        "read: $FARTRACK_CACHE/onnx, else $XDG_CACHE_HOME/fartrack_ros/onnx, else "
+                        "~/.cache/fartrack_ros/onnx)")
     p.add_argument("--int8", action="store_true",
-                   help="also write the dynamically quantised int8 graphs")
+                   help="also write the dynamically quantised int8 graphs (default: fp32 only)")
 
 
 def run(args) -> int:
