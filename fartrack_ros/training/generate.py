@@ -5,19 +5,26 @@ Sources are the photographs that ship inside installed packages (scikit-image's 
 folders of images the caller adds (e.g. Debian's ``/usr/share/doc/opencv-doc/examples/data``), and
 the photograph-like figures of any folder tree (e.g. opencv-doc's HTML manual, ``tree_images``).
 
+Two more kinds of sources widen the appearance: **cut-outs**, RGBA images of objects whose alpha
+channel is their mask (e.g. Debian's ``tuxpaint-stamps-default``, ``cutout_images``), and
+**backgrounds**, large photographs used only behind the scene and for occluding patches (desktop
+wallpapers, ``background_images``). ``debian_sources`` finds the Debian packages that hold them.
+
 Each sequence: a real background seen by a slowly panning / zooming camera; the target, a
-rectangular or elliptical patch cut from a real photograph, moves along a smooth random path
-with changes of scale, aspect ratio and rotation, may leave the frame and come back, gets
-motion blur when it moves fast and changes brightness; other patches pass over it (partial and
-full occlusion) and patches of the same look (copies of it, or cut next to it from the same
-photograph) move around it as distractors; the whole frame changes illumination and has
+rectangular or elliptical patch cut from a real photograph or a cut-out object with its own mask
+(soft edges), moves along a smooth random path with changes of scale, aspect ratio and
+rotation, may leave the frame and come back, gets motion blur when it moves fast and changes
+brightness; other patches or cut-outs pass over it (partial and full occlusion) and things of
+the same look (copies of it, patches cut next to it from the same photograph, cut-outs of its
+folder) move around it as distractors; the whole frame changes illumination and has
 sensor noise.
 
 Ground truth (exact, computed from the rendered geometry, before blur):
 
 * ``groundtruth.txt``: the **visible part** of the target: the tight axis-aligned box
   ``x,y,w,h`` of the target pixels that are inside the frame and not covered by a patch drawn
-  in front of it (a pixel is target when its rendered coverage is at least one half). A target
+  in front of it (a pixel is target when its rendered coverage is at least one half: for a
+  cut-out, its warped alpha mask; a patch in front hides what its own mask covers). A target
   partly outside the frame gets the box of its part inside; a partly occluded target the box of
   what remains visible (for a rotated target, the box of its rotated visible pixels). When no
   target pixel is visible the line is ``0,0,0,0``.
@@ -28,8 +35,9 @@ Ground truth (exact, computed from the rendered geometry, before blur):
 
 Reproducibility: sequence ``i`` of split ``s`` with seed ``k`` is drawn from its own random
 stream ``SeedSequence([k, s, i])``, so the same seed gives byte-identical ground truth (and
-frames), and generating more sequences leaves the first ones unchanged. The source photographs
-are split in two disjoint pools: training sequences use only the training pool (targets,
+frames), and generating more sequences leaves the first ones unchanged. Without cut-outs and
+backgrounds no extra random draw is made, so sets made before they existed regenerate
+byte-identically. The sources are split in two disjoint pools: training sequences use only the training pool (targets,
 backgrounds, occluders, distractors); test sequences take their targets (and the distractors,
 which share the target's look) only from the held-out pool, so no test target is ever seen in
 training. Test backgrounds and occluders may come from either pool.
@@ -42,6 +50,7 @@ import io
 import json
 import math
 import os
+import re
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -74,6 +83,8 @@ class SourceImage:
     name: str          # pool-unique name, recorded in meta_info.ini
     path: str
     pool: str          # "train" | "test"
+    kind: str = "photo"    # photo (targets, backgrounds, occluders) | background | cutout
+    group: str = ""        # cut-outs: their folder; other cut-outs of it make same-kind distractors
 
 
 def _package_dir(package: str) -> Optional[Path]:
@@ -163,6 +174,227 @@ def tree_images(folder: str | os.PathLike, min_side: int = 96, min_bytes: int = 
     return images
 
 
+# --------------------------------------------------------------------------- cut-outs, backgrounds
+
+CUTOUT_MAX_SIDE = 256          # cut-outs are shrunk (area-averaged) to this longer side on loading
+BACKGROUND_MAX_SIDE = 1024     # and backgrounds to this one
+
+
+def _read_rgba(path: str) -> Optional[np.ndarray]:
+    """RGBA uint8 of an image file, or None when it has no alpha channel."""
+    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise FileNotFoundError(f"cannot read image {path}")
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    if image.ndim != 3 or image.shape[2] != 4:
+        return None
+    return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
+
+
+def flat_neighbour_share(rgba: np.ndarray) -> float:
+    """Share of horizontally adjacent pixel pairs inside the mask (alpha >= 128) with equal grey.
+
+    Drawings and clip art are filled with flat colours (shares of 0.3 to 1); photographs have
+    noise and texture, so neighbours seldom match exactly (0 to 0.25 for Tux Paint's photographic
+    stamps).
+    """
+    gray = cv2.cvtColor(np.ascontiguousarray(rgba[..., :3]), cv2.COLOR_RGB2GRAY).astype(np.int16)
+    solid = rgba[..., 3] >= 128
+    pairs = solid[:, 1:] & solid[:, :-1]
+    n = int(pairs.sum())
+    if n == 0:
+        return 1.0
+    return float(((gray[:, 1:] == gray[:, :-1]) & pairs).sum() / n)
+
+
+def _tux_paint_flags(path: Path) -> str:
+    """The options of a Tux Paint stamp (its ``.dat`` file beside the image), lower case."""
+    dat = path.with_suffix(".dat")
+    try:
+        return dat.read_text(errors="replace").lower()
+    except OSError:
+        return ""
+
+
+def cutout_images(folder: str | os.PathLike, min_side: int = 16,
+                  max_flat_share: float = 0.3) -> list[SourceImage]:
+    """Photographic object cut-outs (PNG with an alpha mask) anywhere under ``folder``.
+
+    Skipped: images without an alpha channel or with an empty mask, masks under ``min_side``
+    pixels, anything under a folder named ``cartoon``, Tux Paint's mirrored duplicates
+    (``*_mirror.png``) and its single-colour templates (``colorable`` or ``tintable`` in the
+    stamp's ``.dat``), and drawings: a share of equal-grey neighbour pixels inside the mask
+    (``flat_neighbour_share``) of ``max_flat_share`` or more. Each is named by its path under
+    ``folder``, assigned to a pool by a hash of that path, and grouped by its folder.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"cut-out folder not found: {folder}")
+    images = []
+    for path in sorted(folder.rglob("*.png")):
+        rel = path.relative_to(folder)
+        if (not path.is_file() or path.stem.endswith("_mirror")
+                or "cartoon" in (part.lower() for part in rel.parts[:-1])):
+            continue
+        flags = _tux_paint_flags(path)
+        if "colorable" in flags or "tintable" in flags:
+            continue
+        rgba = _read_rgba(str(path))
+        if rgba is None or (rgba[..., 3] >= 128).sum() == 0:
+            continue
+        ys, xs = np.nonzero(rgba[..., 3] >= 128)
+        if min(ys.max() - ys.min(), xs.max() - xs.min()) + 1 < min_side:
+            continue
+        if flat_neighbour_share(rgba) >= max_flat_share:
+            continue
+        key = rel.as_posix()
+        images.append(SourceImage(f"{folder.name}/{key}", str(path), _pool_of(key), "cutout",
+                                  f"{folder.name}/{rel.parent.as_posix()}"))
+    return images
+
+
+@lru_cache(maxsize=1024)
+def _load_cutout(path: str, max_side: int = CUTOUT_MAX_SIDE) -> np.ndarray:
+    """A cut-out as RGBA: cropped to its mask, shrunk to ``max_side``, colours bled outwards.
+
+    Fully transparent pixels take the colour of the nearest opaque ones (a few pixels out), so
+    interpolating at the mask's edge never mixes in the arbitrary colour a PNG keeps there.
+    """
+    rgba = _read_rgba(path)
+    if rgba is None:
+        raise ValueError(f"cut-out {path} has no alpha channel")
+    ys, xs = np.nonzero(rgba[..., 3] > 0)
+    if len(ys) == 0:
+        raise ValueError(f"cut-out {path} has an empty mask")
+    rgba = rgba[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    alpha = rgba[..., 3].astype(np.float32)
+    rgb = rgba[..., :3].astype(np.float32) * (alpha[..., None] / 255.0)      # premultiplied
+    h, w = alpha.shape
+    scale = max_side / max(h, w)
+    if scale < 1:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
+    rgb = np.where(alpha[..., None] > 0, rgb * 255.0 / np.maximum(alpha[..., None], 1e-6), 0)
+    rgb = cv2.copyMakeBorder(rgb, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    alpha = cv2.copyMakeBorder(alpha, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=0)
+    known = (alpha > 0).astype(np.float32)
+    for _ in range(4):
+        num = cv2.blur(rgb * known[..., None], (3, 3), borderType=cv2.BORDER_CONSTANT)
+        den = cv2.blur(known, (3, 3), borderType=cv2.BORDER_CONSTANT)
+        grow = (known == 0) & (den > 0)
+        rgb[grow] = num[grow] / den[grow][:, None]
+        known[grow] = 1.0
+    out = np.dstack([np.clip(rgb + 0.5, 0, 255), np.clip(alpha + 0.5, 0, 255)]).astype(np.uint8)
+    out.setflags(write=False)
+    return out
+
+
+def _picture_key(path: Path) -> tuple[str, str]:
+    """Files that are sizes of one picture share a key: ``images/1920x1080.png`` of a KDE
+    wallpaper package (key: the package folder), or ``Name.jpg`` and ``Name_3840x2160.jpg``."""
+    if re.fullmatch(r"\d+x\d+", path.stem):
+        return str(path.parent.parent), ""
+    return str(path.parent), re.sub(r"[_-]?\d+x\d+$", "", path.stem)
+
+
+def background_images(folder: str | os.PathLike, min_side: int = 240,
+                      max_flat_share: float = 0.8) -> list[SourceImage]:
+    """Background photographs (e.g. desktop wallpapers) anywhere under ``folder``.
+
+    jpg/png/webp files (SVG and symbolic links are skipped, and so are ``screenshot.*``
+    previews); of the sizes of one picture (``_picture_key``) only the largest landscape one is
+    kept; pictures under ``min_side`` pixels and near-empty ones (solid colours, gradients,
+    stripes: a share of flat 8x8 tiles of ``max_flat_share`` or more at the loaded size) are left
+    out. They are loaded shrunk to ``BACKGROUND_MAX_SIDE``.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"background folder not found: {folder}")
+    best: dict[tuple[str, str], tuple[int, Path]] = {}
+    for path in sorted(folder.rglob("*")):
+        if (path.suffix.lower() not in (".jpg", ".jpeg", ".png", ".webp") or path.is_symlink()
+                or not path.is_file() or path.stem.lower() == "screenshot"):
+            continue
+        size = _image_size(str(path))
+        if size[0] < size[1] or min(size) < min_side:
+            continue
+        key = _picture_key(path)
+        if key not in best or size[0] * size[1] > best[key][0]:
+            best[key] = (size[0] * size[1], path)
+    images = []
+    for _, path in sorted(best.values(), key=lambda v: str(v[1])):
+        if flat_block_share(_load_background(str(path))) >= max_flat_share:
+            continue
+        rel = path.relative_to(folder).as_posix()
+        images.append(SourceImage(f"{folder.name}/{rel}", str(path), _pool_of(rel), "background"))
+    return images
+
+
+@lru_cache(maxsize=256)
+def _background_and_size(path: str, max_side: int = BACKGROUND_MAX_SIDE):
+    """(RGB shrunk to ``max_side`` at most by area averaging, (width, height) of the file)."""
+    image = _load_rgb.__wrapped__(path)
+    size = (image.shape[1], image.shape[0])
+    scale = max_side / max(image.shape[:2])
+    if scale < 1:
+        image = cv2.resize(image, (max(1, round(image.shape[1] * scale)),
+                                   max(1, round(image.shape[0] * scale))),
+                           interpolation=cv2.INTER_AREA)
+    image.setflags(write=False)
+    return image, size
+
+
+def _image_size(path: str) -> tuple[int, int]:
+    return _background_and_size(path)[1]
+
+
+def _load_background(path: str) -> np.ndarray:
+    """A background photograph as RGB, shrunk to ``BACKGROUND_MAX_SIDE`` at most."""
+    return _background_and_size(path)[0]
+
+
+def source_rgb(src: SourceImage) -> np.ndarray:
+    """The RGB picture of a photograph or background source."""
+    if src.kind == "cutout":
+        raise ValueError(f"{src.name} is a cut-out, not a photograph")
+    return _load_background(src.path) if src.kind == "background" else _load_rgb(src.path)
+
+
+# Where Debian's packages put their pictures: (role, path, package). Roles: cutouts (cutout_images),
+# backgrounds (background_images), images (folder_images), image_tree (tree_images).
+DEBIAN_SOURCES = (
+    ("cutouts", "/usr/share/tuxpaint/stamps", "tuxpaint-stamps-default"),
+    ("backgrounds", "/usr/share/wallpapers", "plasma-workspace-wallpapers"),
+    ("backgrounds", "/usr/share/backgrounds/mate/nature", "mate-backgrounds"),
+    ("backgrounds", "/usr/share/backgrounds/gnome", "gnome-backgrounds"),
+    ("images", OPENCV_DOC_IMAGES, "opencv-doc"),
+    ("image_tree", "/usr/share/doc/opencv-doc/opencv4/html", "opencv-doc"),
+)
+
+
+def apt_install_command(packages: Iterable[str]) -> str:
+    return "apt-get install -y --no-install-recommends " + " ".join(sorted(set(packages)))
+
+
+def debian_sources(root: str | os.PathLike = "/") -> tuple[dict[str, list[str]], list[str]]:
+    """The folders of ``DEBIAN_SOURCES`` found under ``root``, by role, and the packages missing.
+
+    Returns ``({"cutouts": [...], "backgrounds": [...], "images": [...], "image_tree": [...]},
+    [missing package, ...])``; a package counts as missing when one of its folders is.
+    """
+    found: dict[str, list[str]] = {"cutouts": [], "backgrounds": [], "images": [], "image_tree": []}
+    missing: list[str] = []
+    for role, path, package in DEBIAN_SOURCES:
+        where = Path(root) / path.lstrip("/")
+        if where.is_dir():
+            found[role].append(str(where))
+        elif package not in missing:
+            missing.append(package)
+    return found, missing
+
+
 @lru_cache(maxsize=64)
 def _load_rgb(path: str) -> np.ndarray:
     image = cv2.imread(path, cv2.IMREAD_COLOR)
@@ -191,6 +423,9 @@ class GeneratorConfig:
     blur_probability: float = 0.5
     illumination_probability: float = 0.6
     jpeg_quality: int = 92
+    cutout_probability: float = 0.6        # target is a cut-out (when the pool has both kinds)
+    cutout_occluder_probability: float = 0.5   # an occluder is a cut-out (when there are any)
+    background_probability: float = 0.5    # the scene is a background photograph (wallpaper)
 
     def __post_init__(self):
         if self.width < 64 or self.height < 64:
@@ -202,6 +437,9 @@ class GeneratorConfig:
             raise ValueError(f"target_size {self.target_size} must satisfy 0 < low <= high < 1")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality must be 1..100, got {self.jpeg_quality}")
+        for name in ("cutout_probability", "cutout_occluder_probability", "background_probability"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
 
 # --------------------------------------------------------------------------- smooth paths
@@ -230,7 +468,7 @@ def knot_count(spacing: float, num_frames: int) -> int:
 class Sprite:
     """A patch (RGBA, uint8) and where it is on each frame."""
 
-    rgba: np.ndarray            # (h, w, 4); alpha 0 or 255
+    rgba: np.ndarray            # (h, w, 4); alpha 0 or 255 for patches, soft for cut-outs
     centre: np.ndarray          # (F, 2) frame pixels
     size: np.ndarray            # (F, 2) rendered width, height in pixels (before rotation)
     angle: np.ndarray           # (F,) degrees
@@ -329,6 +567,15 @@ class SequenceGenerator:
         self.cfg = cfg
         self.target_pool = list(target_pool)
         self.scene_pool = list(scene_pool)
+        # photographs and cut-outs are drawn apart, so that without cut-outs the random stream
+        # (and the sequences) stay what they were before cut-outs existed
+        self.target_photos = [im for im in self.target_pool if im.kind != "cutout"]
+        self.target_cutouts = [im for im in self.target_pool if im.kind == "cutout"]
+        self.scene_photos = [im for im in self.scene_pool if im.kind != "cutout"]
+        self.scene_cutouts = [im for im in self.scene_pool if im.kind == "cutout"]
+        if not (self.target_photos or self.target_cutouts) or not self.scene_photos:
+            raise ValueError("the generator needs at least one target source and one photograph "
+                             "or background")
 
     # ---------------------------------------------------------------- drawing the scene
     def _textured_patch(self, rng: np.random.Generator, image: np.ndarray, width: int, height: int,
@@ -433,12 +680,26 @@ class SequenceGenerator:
             knots[j] = target.centre[t] + offset
         return catmull_rom_path(knots, spacing, n)
 
+    def _pick_target(self, rng: np.random.Generator) -> SourceImage:
+        if not self.target_cutouts:
+            return self.target_photos[int(rng.integers(len(self.target_photos)))]
+        if self.target_photos and rng.random() >= self.cfg.cutout_probability:
+            return self.target_photos[int(rng.integers(len(self.target_photos)))]
+        return self.target_cutouts[int(rng.integers(len(self.target_cutouts)))]
+
+    @staticmethod
+    def _cutout_rgba(rng: np.random.Generator, src: SourceImage) -> np.ndarray:
+        """A cut-out with its mask, mirrored left-right half of the time."""
+        rgba = _load_cutout(src.path)
+        return np.ascontiguousarray(rgba[:, ::-1]) if rng.random() < 0.5 else rgba.copy()
+
     def draw(self, rng: np.random.Generator) -> tuple[list[Sprite], dict]:
         cfg = self.cfg
-        n = cfg.num_frames
         short = min(cfg.width, cfg.height)
-        target_src = self.target_pool[int(rng.integers(len(self.target_pool)))]
-        target_img = _load_rgb(target_src.path)
+        target_src = self._pick_target(rng)
+        if target_src.kind == "cutout":
+            return self._draw_cutout_target(rng, target_src)
+        target_img = source_rgb(target_src)
         ellipse = bool(rng.random() < cfg.ellipse_probability)
         aspect = math.exp(rng.uniform(-0.7, 0.7))
         pw, ph = self._patch_shape(rng, target_img, aspect)
@@ -454,32 +715,13 @@ class SequenceGenerator:
         n_distractors = int(rng.integers(0, cfg.max_distractors + 1))
         for d in range(n_distractors):
             if rng.random() < 0.5:                       # a copy, slightly recoloured
-                rgba = target_rgba.copy()
-                shift = rng.normal(0, 10, 3)
-                rgba[..., :3] = np.clip(rgba[..., :3] + shift, 0, 255).astype(np.uint8)
+                rgba = self._recoloured(rng, target_rgba)
             else:                                        # cut next to it in the same photograph
                 qx, qy = self._textured_patch(rng, target_img, pw, ph, near=(px, py))
                 rgba = self._cut(target_img, qx, qy, pw, ph, ellipse)
-            sp = float(rng.uniform(10, 40))
-            centre = self._crossing_centre(rng, target, sp, 0.8, 10) if rng.random() < 0.6 else None
-            sprites.append(self._make_sprite(rng, rgba, base * rng.uniform(0.8, 1.2), sp, "distractor",
-                                             float(rng.choice((-1.0, 1.0)) * (d + 1)), centre=centre,
-                                             blur=fast_blur))
+            sprites.append(self._distractor(rng, rgba, target, base, fast_blur, d))
 
-        n_occluders = int(rng.integers(0, cfg.max_occluders + 1))
-        occluder_sources = []
-        for o in range(n_occluders):
-            src = self.scene_pool[int(rng.integers(len(self.scene_pool)))]
-            img = _load_rgb(src.path)
-            ow, oh = self._patch_shape(rng, img, math.exp(rng.uniform(-0.8, 0.8)))
-            ox, oy = self._textured_patch(rng, img, ow, oh)
-            occluder_sources.append(src.name)
-            rgba = self._cut(img, ox, oy, ow, oh, bool(rng.random() < 0.5))
-            sp = float(rng.uniform(15, 50))
-            centre = self._crossing_centre(rng, target, sp, 0.25, 12)
-            sprites.append(self._make_sprite(rng, rgba, base * rng.uniform(0.6, 2.4), sp, "occluder",
-                                             10.0 + o, centre=centre, blur=fast_blur,
-                                             rotate=bool(rng.random() < 0.3)))
+        n_occluders, occluder_sources = self._add_occluders(rng, sprites, target, base, fast_blur)
         meta = {"target_image": target_src.name, "target_patch_xywh": f"{px},{py},{pw},{ph}",
                 "target_shape": "ellipse" if ellipse else "rectangle",
                 "distractors": n_distractors, "occluders": n_occluders,
@@ -487,13 +729,94 @@ class SequenceGenerator:
                 "motion_blur": int(fast_blur)}
         return sprites, meta
 
+    @staticmethod
+    def _recoloured(rng: np.random.Generator, rgba: np.ndarray, sigma: float = 10.0) -> np.ndarray:
+        out = rgba.copy()
+        shift = rng.normal(0, sigma, 3)
+        out[..., :3] = np.clip(out[..., :3] + shift, 0, 255).astype(np.uint8)
+        return out
+
+    def _distractor(self, rng, rgba, target: Sprite, base: float, fast_blur: bool, d: int,
+                    aspect_spread: float = 0.2) -> Sprite:
+        sp = float(rng.uniform(10, 40))
+        centre = self._crossing_centre(rng, target, sp, 0.8, 10) if rng.random() < 0.6 else None
+        return self._make_sprite(rng, rgba, base * rng.uniform(0.8, 1.2), sp, "distractor",
+                                 float(rng.choice((-1.0, 1.0)) * (d + 1)), centre=centre,
+                                 blur=fast_blur, aspect_spread=aspect_spread)
+
+    def _add_occluders(self, rng, sprites: list[Sprite], target: Sprite, base: float,
+                       fast_blur: bool) -> tuple[int, list[str]]:
+        """Patches of photographs, or cut-out objects, that cross the target in front of it."""
+        cfg = self.cfg
+        n_occluders = int(rng.integers(0, cfg.max_occluders + 1))
+        occluder_sources = []
+        for o in range(n_occluders):
+            if self.scene_cutouts and rng.random() < cfg.cutout_occluder_probability:
+                src = self.scene_cutouts[int(rng.integers(len(self.scene_cutouts)))]
+                rgba = self._cutout_rgba(rng, src)
+            else:
+                src = self.scene_photos[int(rng.integers(len(self.scene_photos)))]
+                img = source_rgb(src)
+                ow, oh = self._patch_shape(rng, img, math.exp(rng.uniform(-0.8, 0.8)))
+                ox, oy = self._textured_patch(rng, img, ow, oh)
+                rgba = self._cut(img, ox, oy, ow, oh, bool(rng.random() < 0.5))
+            occluder_sources.append(src.name)
+            sp = float(rng.uniform(15, 50))
+            centre = self._crossing_centre(rng, target, sp, 0.25, 12)
+            sprites.append(self._make_sprite(rng, rgba, base * rng.uniform(0.6, 2.4), sp, "occluder",
+                                             10.0 + o, centre=centre, blur=fast_blur,
+                                             rotate=bool(rng.random() < 0.3)))
+        return n_occluders, occluder_sources
+
+    def _draw_cutout_target(self, rng: np.random.Generator, target_src: SourceImage):
+        """The target is a cut-out object, drawn with its own mask (soft edges); its distractors
+        are recoloured copies of it or other cut-outs of its folder (birds beside a bird)."""
+        cfg = self.cfg
+        short = min(cfg.width, cfg.height)
+        target_rgba = self._cutout_rgba(rng, target_src)
+        base = rng.uniform(*cfg.target_size) * short
+        spacing = float(rng.uniform(10, 40))
+        fast_blur = bool(rng.random() < cfg.blur_probability)
+        target = self._make_sprite(rng, target_rgba, base, spacing, "target", 0.0, blur=fast_blur,
+                                   rotate=bool(rng.random() < cfg.rotation_probability),
+                                   aspect_spread=0.1)
+        sprites = [target]
+        kin = [im for im in self.target_cutouts
+               if im.group == target_src.group and im.name != target_src.name]
+        n_distractors = int(rng.integers(0, cfg.max_distractors + 1))
+        distractor_sources = []
+        for d in range(n_distractors):
+            if kin and rng.random() < 0.5:
+                src = kin[int(rng.integers(len(kin)))]
+                rgba = self._cutout_rgba(rng, src)
+                distractor_sources.append(src.name)
+            else:
+                rgba = self._recoloured(rng, target_rgba, 14.0)
+                distractor_sources.append("copy")
+            sprites.append(self._distractor(rng, rgba, target, base, fast_blur, d, 0.1))
+        n_occluders, occluder_sources = self._add_occluders(rng, sprites, target, base, fast_blur)
+        mh, mw = target_rgba.shape[:2]
+        meta = {"target_image": target_src.name, "target_patch_xywh": f"0,0,{mw},{mh}",
+                "target_shape": "cutout", "distractors": n_distractors,
+                "distractor_images": " ".join(distractor_sources), "occluders": n_occluders,
+                "occluder_images": " ".join(occluder_sources), "motion_blur": int(fast_blur)}
+        return sprites, meta
+
     def _camera(self, rng: np.random.Generator, avoid: str = ""):
         """Background photograph (not ``avoid``, the target's) and its per-frame view."""
         cfg = self.cfg
         n = cfg.num_frames
-        choices = [im for im in self.scene_pool if im.name != avoid] or self.scene_pool
+        choices = [im for im in self.scene_photos if im.name != avoid] or self.scene_photos
+        backgrounds = [im for im in choices if im.kind == "background"]
+        if backgrounds and len(backgrounds) < len(choices):
+            # background photographs (wallpapers) get their own share, however many photos
+            # there are; no draw without them, so older sets regenerate unchanged
+            if rng.random() < cfg.background_probability:
+                choices = backgrounds
+            else:
+                choices = [im for im in choices if im.kind != "background"]
         src = choices[int(rng.integers(len(choices)))]
-        image = _load_rgb(src.path)
+        image = source_rgb(src)
         ih, iw = image.shape[:2]
         cover = max(cfg.width / iw, cfg.height / ih)             # image pixels -> frame pixels
         zoom0 = cover * rng.uniform(1.25, 2.0)
@@ -655,13 +978,16 @@ def sequence_rng(seed: int, split: str, index: int) -> np.random.Generator:
 
 
 def pools_for_split(images: Seq[SourceImage], split: str) -> tuple[list[SourceImage], list[SourceImage]]:
-    """(target pool, scene pool) for a split; see the module docstring for the rule."""
+    """(target pool, scene pool) for a split; see the module docstring for the rule.
+
+    Backgrounds are never targets: they stay out of the target pool.
+    """
     train = [im for im in images if im.pool == "train"]
     test = [im for im in images if im.pool == "test"]
     if split == "train":
-        return train, train
+        return [im for im in train if im.kind != "background"], train
     if split == "test":
-        return test, train + test
+        return [im for im in test if im.kind != "background"], train + test
     raise ValueError(f"split {split!r} is not one of {sorted(SPLITS)}")
 
 
@@ -732,8 +1058,12 @@ def sequence_name(split: str, index: int) -> str:
 def generate_dataset(out_dir: str | os.PathLike, num_sequences: int, seed: int = 0,
                      split: str = "train", cfg: GeneratorConfig = GeneratorConfig(),
                      extra_image_dirs: Seq[str] = (), extra_image_trees: Seq[str] = (),
-                     progress: bool = False) -> Path:
+                     progress: bool = False, cutout_dirs: Seq[str] = (),
+                     background_dirs: Seq[str] = ()) -> Path:
     """Write ``num_sequences`` sequences of ``split`` to ``out_dir`` in the GOT-10k layout.
+
+    ``cutout_dirs``: folders of RGBA object cut-outs (``cutout_images``); ``background_dirs``:
+    folders of background photographs (``background_images``).
 
     Also writes ``generator.json`` with everything needed to regenerate the set.
     """
@@ -746,6 +1076,13 @@ def generate_dataset(out_dir: str | os.PathLike, num_sequences: int, seed: int =
         images += folder_images(folder)
     for folder in extra_image_trees:
         images += tree_images(folder)
+    for folder in background_dirs:
+        images += background_images(folder)
+    for folder in cutout_dirs:
+        found = cutout_images(folder)
+        if not found:
+            raise ValueError(f"no usable cut-out (PNG with an alpha mask, not a drawing) in {folder}")
+        images += found
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     names = [sequence_name(split, i) for i in range(num_sequences)]
@@ -762,7 +1099,8 @@ def generate_dataset(out_dir: str | os.PathLike, num_sequences: int, seed: int =
     (out / "list.txt").write_text("".join(n + "\n" for n in names))
     info = {"generator_version": GENERATOR_VERSION, "seed": seed, "split": split,
             "num_sequences": num_sequences, "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
-            "images": [{"name": im.name, "pool": im.pool} for im in images]}
+            "images": [{"name": im.name, "pool": im.pool,
+                        **({"kind": im.kind} if im.kind != "photo" else {})} for im in images]}
     (out / "generator.json").write_text(json.dumps(info, indent=1) + "\n")
     return out
 
