@@ -24,14 +24,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
+try:
+    import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fartrack_ros.config import TrackerConfig, depth_for_variant  # noqa: E402
-from fartrack_ros.runtime.backends.validation import save_random_weights, synthetic_sequence  # noqa: E402
-from fartrack_ros.runtime.backends.cost import forward_gflop, matmul_gflops  # noqa: E402
-from fartrack_ros.runtime.tracker import build_tracker  # noqa: E402
+    from fartrack_ros.config import TrackerConfig, depth_for_variant  # noqa: E402
+    from fartrack_ros.runtime.backends.validation import save_random_weights, synthetic_sequence  # noqa: E402
+    from fartrack_ros.runtime.backends.cost import forward_gflop, matmul_gflops  # noqa: E402
+    from fartrack_ros.runtime.tracker import build_tracker  # noqa: E402
+except ImportError:                    # not the project's Python: run again with .venv/bin/python
+    from _venv import rerun_with_project_python
+    rerun_with_project_python()
 
 
 def time_frames(tracker, frames, start: int, count: int, clock=time.perf_counter) -> float:

@@ -25,11 +25,15 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
+try:
+    import numpy as np
 
-from fartrack_ros.evaluation.datasets import read_boxes_txt, read_sequences
-from fartrack_ros.evaluation.report import read_report_tracker
-from fartrack_ros.evaluation.results import read_result_runs
+    from fartrack_ros.evaluation.datasets import read_boxes_txt, read_sequences
+    from fartrack_ros.evaluation.report import read_report_tracker
+    from fartrack_ros.evaluation.results import read_result_runs
+except ImportError:                    # not the project's Python: run again with .venv/bin/python
+    from _venv import rerun_with_project_python
+    rerun_with_project_python()
 
 
 def area_ratios_xywh(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:

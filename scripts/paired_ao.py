@@ -20,9 +20,13 @@ import argparse
 import json
 import sys
 
-import numpy as np
+try:
+    import numpy as np
 
-from fartrack_ros.evaluation.report import read_report_tracker
+    from fartrack_ros.evaluation.report import read_report_tracker
+except ImportError:                    # not the project's Python: run again with .venv/bin/python
+    from _venv import rerun_with_project_python
+    rerun_with_project_python()
 
 
 def sequence_aos(spec: str) -> dict[str, float]:

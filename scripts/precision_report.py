@@ -30,22 +30,26 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
+try:
+    import numpy as np
+    import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fartrack_ros.config import TrackerConfig  # noqa: E402
-from fartrack_ros.evaluation.datasets import read_sequences  # noqa: E402
-from fartrack_ros.evaluation.metrics import iou_continuous_xywh  # noqa: E402
-from fartrack_ros.evaluation.runner import read_frame_rgb  # noqa: E402
-from fartrack_ros.runtime.backends import create_backend  # noqa: E402
-from fartrack_ros.runtime.backends.validation import (ShadowBackend,  # noqa: E402
-                                                      open_loop_box_ious,
-                                                      open_loop_coordinate_errors_px,
-                                                      save_random_weights,
-                                                      synthetic_sequence, track_sequence)
-from fartrack_ros.runtime.tracker import FARTrackTracker, build_tracker  # noqa: E402
+    from fartrack_ros.config import TrackerConfig  # noqa: E402
+    from fartrack_ros.evaluation.datasets import read_sequences  # noqa: E402
+    from fartrack_ros.evaluation.metrics import iou_continuous_xywh  # noqa: E402
+    from fartrack_ros.evaluation.runner import read_frame_rgb  # noqa: E402
+    from fartrack_ros.runtime.backends import create_backend  # noqa: E402
+    from fartrack_ros.runtime.backends.validation import (ShadowBackend,  # noqa: E402
+                                                          open_loop_box_ious,
+                                                          open_loop_coordinate_errors_px,
+                                                          save_random_weights,
+                                                          synthetic_sequence, track_sequence)
+    from fartrack_ros.runtime.tracker import FARTrackTracker, build_tracker  # noqa: E402
+except ImportError:                    # not the project's Python: run again with .venv/bin/python
+    from _venv import rerun_with_project_python
+    rerun_with_project_python()
 
 
 @dataclass

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Print, as JSON, the tracker's mean confidence when the target is tracked, mis-tracked or gone.
 
     .venv/bin/python scripts/score_vs_visibility.py --dataset-root data/generated/test --variant pico
@@ -7,12 +8,16 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+try:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fartrack_ros.config import TrackerConfig  # noqa: E402
-from fartrack_ros.evaluation.confidence import score_groups  # noqa: E402
-from fartrack_ros.evaluation.datasets import read_sequences  # noqa: E402
-from fartrack_ros.runtime.tracker import build_tracker  # noqa: E402
+    from fartrack_ros.config import TrackerConfig  # noqa: E402
+    from fartrack_ros.evaluation.confidence import score_groups  # noqa: E402
+    from fartrack_ros.evaluation.datasets import read_sequences  # noqa: E402
+    from fartrack_ros.runtime.tracker import build_tracker  # noqa: E402
+except ImportError:                    # not the project's Python: run again with .venv/bin/python
+    from _venv import rerun_with_project_python
+    rerun_with_project_python()
 
 
 def main() -> int:
