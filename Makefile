@@ -12,7 +12,7 @@ ENV_INPUTS := scripts/setup_env.sh requirements.txt requirements-ros.txt setup.p
 	$(wildcard interfaces/vision_msgs/package.xml interfaces/vision_msgs/CMakeLists.txt \
 	           interfaces/vision_msgs/msg/*.msg)
 
-# Every ROS process started from here (../shared/ros2-pip-wheels.md, "Suggested CI environment"):
+# Every ROS process started from here:
 # logs inside the repo, Fast DDS large-data transport (else 640x480 frames get lost), and a
 # random domain so that concurrent runs on one machine do not see each other's topics.
 export ROS_LOG_DIR ?= $(CURDIR)/.ros_log

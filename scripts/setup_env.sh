@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates or refreshes the project's environment (the recipe of ../shared/ros2-pip-wheels.md 1.2):
+# Creates or refreshes the project's environment:
 #   1. a venv (Python 3.11: the ROS 2 wheels are cp311),
 #   2. pip install -r requirements.txt -r requirements-ros.txt (skipped when unchanged),
 #   3. rewrites the build-container paths the ROS wheels carry in their CMake export files,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cli_data import ROOT
 
-README_SCRIPTS = sorted(set(re.findall(r"scripts/(\w+\.py)", (ROOT / "README.md").read_text())))
+README_SCRIPTS = sorted(set(re.findall(r"scripts/([a-z_]+\.py)", (ROOT / "README.md").read_text())))
 
 
 def user_shell_env() -> dict:
