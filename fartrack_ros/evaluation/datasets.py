@@ -11,6 +11,10 @@
   spaces); several targets as ``groundtruth_rect.1.txt`` ... give sequences ``<Seq>.1`` ...
 
 Boxes are returned in ``xywh``. Images are not read here (the runner reads them lazily).
+A ground-truth row of ``NaN`` (UAV123, DTB70, LaSOT-style "target absent") is kept as NaN, and
+the frame is marked not visible in ``target_visible`` (created, all other frames visible, where
+the layout has no visibility files); the metrics leave such frames out of every score. The first
+row must be a box: it initialises the trackers.
 Unlike the training readers (``fartrack_ros.training.datasets``, whose text parsers these
 share), evaluation needs the GOT-10k test split (first box only), OTB, the raw ``cover``
 levels and the resolution, and must not fold box validity into visibility (the toolkits keep
@@ -77,9 +81,20 @@ def list_frames(folder: Path) -> tuple[Path, ...]:
 
 
 def _check_lengths(name: str, frames: tuple[Path, ...], gt: np.ndarray, allow_first_only: bool) -> None:
+    if np.isnan(gt[0]).any():
+        raise ValueError(f"sequence {name}: the first ground-truth box is NaN; it must give the initial box")
     if len(gt) == len(frames) or (allow_first_only and len(gt) == 1):
         return
     raise ValueError(f"sequence {name}: {len(frames)} images but {len(gt)} ground-truth boxes")
+
+
+def _visible_with_boxes(gt: np.ndarray, visible: np.ndarray | None) -> np.ndarray | None:
+    """``visible`` with the frames whose ground truth is NaN (no box, target absent) marked
+    not visible; None stays None when every frame has a box."""
+    absent = np.isnan(gt).any(axis=1)
+    if not absent.any() or len(gt) == 1:
+        return visible
+    return ~absent if visible is None else visible & ~absent
 
 
 def _read_got10k_resolution(meta_file: Path) -> tuple[int, int] | None:
@@ -109,6 +124,7 @@ def read_got10k_sequence(seq_dir: Path) -> EvalSequence:
         visible = absence == 0
     else:
         visible = None
+    visible = _visible_with_boxes(gt, visible)
     return EvalSequence(name=seq_dir.name, frame_paths=frames, gt_xywh=gt, target_visible=visible,
                         cover=cover, image_wh=_read_got10k_resolution(seq_dir / "meta_info.ini"))
 
@@ -139,6 +155,7 @@ def read_lasot_sequence(seq_dir: Path) -> EvalSequence:
     occlusion_file, out_of_view_file = seq_dir / "full_occlusion.txt", seq_dir / "out_of_view.txt"
     if occlusion_file.is_file() and out_of_view_file.is_file():
         visible = (read_flags(occlusion_file, len(gt)) == 0) & (read_flags(out_of_view_file, len(gt)) == 0)
+    visible = _visible_with_boxes(gt, visible)
     return EvalSequence(name=seq_dir.name, frame_paths=frames, gt_xywh=gt, target_visible=visible)
 
 
@@ -174,7 +191,8 @@ def read_otb_sequences(root: Path) -> list[EvalSequence]:
             name = seq_dir.name + target
             gt = read_boxes_txt(gt_file)
             _check_lengths(name, frames, gt, allow_first_only=False)
-            sequences.append(EvalSequence(name=name, frame_paths=frames, gt_xywh=gt))
+            sequences.append(EvalSequence(name=name, frame_paths=frames, gt_xywh=gt,
+                                          target_visible=_visible_with_boxes(gt, None)))
     if not sequences:
         raise FileNotFoundError(f"no OTB sequences (<Seq>/img/ + groundtruth_rect.txt) in {root}")
     return sequences

@@ -15,6 +15,13 @@ Two families, because the benchmarks disagree on the details and papers quote ea
   with centre error <= 20 px; normalised precision = fraction with centre error, measured in
   units of the ground-truth size, <= 0.20.
 
+Frames whose ground-truth row holds a ``NaN`` (no box: the target is absent, as UAV123, DTB70
+and LaSOT-style annotations write it) are excluded from both families: no overlap, no centre
+error, not in any denominator. That is the got10k toolkit's rule for UAV123
+(``ExperimentUAV123`` scores only frames whose annotation has no NaN) and what GOT-10k does with
+absent frames; the dataset readers also mark such frames not visible, for the measures that
+count absence (``fartrack_ros.evaluation.confidence``).
+
 All boxes are ``xywh`` (top-left x, y, width, height), arrays of shape (N, 4).
 """
 from __future__ import annotations
@@ -52,6 +59,11 @@ def _check_same_length(pred: np.ndarray, gt: np.ndarray) -> None:
 # ----------------------------------------------------------------------------------------------
 # per-frame measures
 # ----------------------------------------------------------------------------------------------
+def absent_frames(gt_xywh: np.ndarray) -> np.ndarray:
+    """(N,) bool: ground-truth rows holding a NaN, i.e. no box (target absent)."""
+    return np.isnan(_as_boxes_xywh(gt_xywh, "gt_xywh")).any(axis=1)
+
+
 def clip_boxes_xywh_to_image(boxes_xywh: np.ndarray, width: float, height: float) -> np.ndarray:
     """The GOT-10k toolkit's bound: x, y into [0, W] / [0, H], then w, h so the box ends inside."""
     b = _as_boxes_xywh(boxes_xywh, "boxes_xywh")
@@ -154,19 +166,20 @@ def got10k_sequence_ious(pred_xywh, gt_xywh, cover: np.ndarray | None = None,
     """The IoUs GOT-10k scores for one run on one sequence.
 
     Frame 0 (the initialisation) is dropped; of the rest, only frames with ``cover > 0`` (target
-    at least partly visible) are kept. ``cover`` has one entry per frame including frame 0; None
-    keeps every frame. ``image_wh`` = the sequence resolution (the toolkit's ``bound``).
+    at least partly visible) and a ground-truth box (no NaN) are kept. ``cover`` has one entry
+    per frame including frame 0; None keeps every frame. ``image_wh`` = the sequence resolution
+    (the toolkit's ``bound``).
     """
     pred = _as_boxes_xywh(pred_xywh, "pred_xywh")
     gt = _as_boxes_xywh(gt_xywh, "gt_xywh")
     _check_same_length(pred, gt)
-    ious = iou_continuous_xywh(pred[1:], gt[1:], image_wh)
+    keep = ~absent_frames(gt)[1:]
     if cover is not None:
         cover = np.asarray(cover, dtype=np.float64).reshape(-1)
         if len(cover) != len(gt):
             raise ValueError(f"cover has {len(cover)} entries but the sequence has {len(gt)} frames")
-        ious = ious[cover[1:] > 0]
-    return ious
+        keep &= cover[1:] > 0
+    return iou_continuous_xywh(pred[1:][keep], gt[1:][keep], image_wh)
 
 
 def speed_fps_from_times(times_s: np.ndarray | None) -> float:
@@ -227,6 +240,7 @@ class OpeFrameErrors:
     center_px: np.ndarray          # +inf on invalid frames
     center_norm: np.ndarray        # see ope_frame_errors for invalid frames
     valid: np.ndarray              # bool: ground truth has a positive size (and target visible)
+    absent: np.ndarray             # bool: ground truth is NaN (no box): excluded from every count
 
 
 def ope_frame_errors(pred_xywh, gt_xywh, target_visible: np.ndarray | None = None) -> OpeFrameErrors:
@@ -236,6 +250,9 @@ def ope_frame_errors(pred_xywh, gt_xywh, target_visible: np.ndarray | None = Non
       replaced by the previous frame's prediction; predictions longer than the ground truth are
       cut, shorter ones are an error.
     * Frame 0 is replaced by the ground truth.
+    * Frames with a NaN ground-truth row are ``absent``: overlap -1 and both centre errors +inf,
+      so they are never a hit, and ``ope_sequence_curves`` leaves them out of the denominator
+      (excluded, as the got10k toolkit's UAV123 experiment does). Frame 0 must have a box.
     * A frame is valid when the ground truth has positive width and height (and, when
       ``target_visible`` is given, the target is visible). Invalid frames get overlap -1 and
       centre error +inf, so they count as misses. Their normalised centre error is -1 (a hit,
@@ -246,8 +263,10 @@ def ope_frame_errors(pred_xywh, gt_xywh, target_visible: np.ndarray | None = Non
     gt = _as_boxes_xywh(gt_xywh, "gt_xywh")
     if np.isnan(pred).any() or (pred[:, 2:] < 0).any():
         raise ValueError("prediction contains NaN or a negative width/height")
-    if np.isnan(gt).any():
-        raise ValueError("ground truth contains NaN")
+    absent = np.isnan(gt).any(axis=1)
+    if absent[0]:
+        raise ValueError("ground truth of the first frame is NaN: the initial box must be given")
+    gt[absent] = 0.0            # no box; scored as absent below (gt is a private copy)
     if len(pred) > len(gt):
         pred = pred[: len(gt)]
     _check_same_length(pred, gt)
@@ -271,9 +290,12 @@ def ope_frame_errors(pred_xywh, gt_xywh, target_visible: np.ndarray | None = Non
     if visible is not None:
         center_norm[~visible] = np.inf
         center[~visible] = np.inf
+    center[absent] = np.inf
+    center_norm[absent] = np.inf
     if np.isnan(overlap).any():
         raise ValueError("NaN overlap: a valid frame has an empty union of boxes")
-    return OpeFrameErrors(overlap=overlap, center_px=center, center_norm=center_norm, valid=valid)
+    return OpeFrameErrors(overlap=overlap, center_px=center, center_norm=center_norm, valid=valid,
+                          absent=absent)
 
 
 @dataclass(frozen=True)
@@ -286,9 +308,13 @@ class OpeCurves:
 
 def ope_sequence_curves(pred_xywh, gt_xywh, target_visible: np.ndarray | None = None,
                         exclude_invalid_frames: bool = False) -> OpeCurves:
-    """Success / precision / normalised-precision curves of one sequence (pytracking)."""
+    """Success / precision / normalised-precision curves of one sequence (pytracking).
+
+    The denominator is every frame with a ground-truth box (NaN rows are left out), or only the
+    valid frames with ``exclude_invalid_frames``.
+    """
     err = ope_frame_errors(pred_xywh, gt_xywh, target_visible)
-    num_frames = int(err.valid.sum()) if exclude_invalid_frames else len(err.overlap)
+    num_frames = int(err.valid.sum()) if exclude_invalid_frames else int((~err.absent).sum())
     if num_frames <= 0:
         raise ValueError("sequence has no valid frame to score")
     valid_overlaps = err.overlap[err.valid]

@@ -1,6 +1,9 @@
 """Small synthetic data sets in the official layouts, written to a temporary folder."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -44,3 +47,42 @@ def write_got10k_split(root: Path, num_sequences: int = 2, num_frames: int = 6,
                 "[METAINFO]\nobject_class: square\nresolution: (64, 48)\n")
     (root / "list.txt").write_text("\n".join(names) + "\n")
     return root
+
+
+def write_otb_sequence(root: Path, name: str = "Square", num_frames: int = 8,
+                       absent_rows: tuple[int, ...] = (), seed: int = 0) -> Path:
+    """One OTB-layout sequence (``ROOT/<name>/img/0001.jpg``, tab-separated ground truth) whose
+    rows ``absent_rows`` are written as ``NaN,NaN,NaN,NaN`` (target absent, UAV123 style)."""
+    frames, boxes = moving_square_frames(num_frames, seed=seed)
+    (root / name / "img").mkdir(parents=True)
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(root / name / "img" / f"{i + 1:04d}.jpg"), frame)
+    lines = ["NaN,NaN,NaN,NaN" if i in absent_rows else ",".join(f"{v:.1f}" for v in box)
+             for i, box in enumerate(boxes)]
+    (root / name / "groundtruth_rect.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+# ---------------------------------------------------------------------------- the real command
+_SCRIPT = Path(sys.executable).parent / "fartrack"
+FARTRACK_COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "fartrack_ros"]
+
+
+def run_fartrack(*args, env_update: dict | None = None, env_remove: tuple[str, ...] = (), cwd=None,
+                 timeout: float = 600, merge_stderr: bool = False) -> subprocess.CompletedProcess:
+    """``fartrack ARGS`` in a subprocess, as a user runs it; stdout and stderr captured
+    (``merge_stderr``: both in stdout, in the order they were written)."""
+    env = {k: v for k, v in os.environ.items() if k not in env_remove}
+    env.update(env_update or {})
+    return subprocess.run(FARTRACK_COMMAND + [str(a) for a in args], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE, text=True,
+                          env=env, cwd=cwd, timeout=timeout)
+
+
+def one_error_line(proc: subprocess.CompletedProcess) -> str:
+    """The single ``error:`` line of a command that failed with exit code 2 (no traceback)."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, proc.stderr
+    return errors[0]

@@ -7,8 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fartrack_ros.evaluation.datasets import (read_boxes_txt, read_got10k_sequences, read_lasot_sequences,
-                                              read_otb_sequences, read_sequences)
+from eval_data import write_otb_sequence
+from fartrack_ros.evaluation.datasets import (read_boxes_txt, read_got10k_sequences, read_lasot_sequence,
+                                              read_lasot_sequences, read_otb_sequences, read_sequences)
 
 
 def _images(folder: Path, count: int, pattern: str = "{:08d}.jpg") -> None:
@@ -106,3 +107,28 @@ def test_got10k_resolution_in_configparser_style_meta(got10k_split):
     meta = got10k_split / "GOT-10k_Val_000001" / "meta_info.ini"
     meta.write_text("[METAINFO]\nresolution = (320, 240)\n")
     assert read_got10k_sequences(got10k_split)[0].image_wh == (320, 240)
+
+
+def test_otb_nan_rows_are_kept_and_marked_absent(tmp_path):
+    root = write_otb_sequence(tmp_path / "otb", absent_rows=(2, 5))
+    (seq,) = read_otb_sequences(root)
+    assert np.isnan(seq.gt_xywh[[2, 5]]).all() and not np.isnan(seq.gt_xywh[[0, 1, 3, 4, 6, 7]]).any()
+    assert seq.target_visible.tolist() == [True, True, False, True, True, False, True, True]
+    (full,) = read_otb_sequences(write_otb_sequence(tmp_path / "full"))
+    assert full.target_visible is None                     # no NaN: nothing invented
+
+
+def test_nan_first_box_is_a_clear_error(tmp_path):
+    root = write_otb_sequence(tmp_path / "otb", absent_rows=(0,))
+    with pytest.raises(ValueError, match="Square: the first ground-truth box is NaN"):
+        read_otb_sequences(root)
+
+
+def test_lasot_nan_rows_join_the_visibility_flags(tmp_path):
+    seq_dir = tmp_path / "lasot" / "cat" / "cat-1"
+    _images(seq_dir / "img", 4)
+    (seq_dir / "groundtruth.txt").write_text("1,1,4,4\n1,1,4,4\nnan,nan,nan,nan\n1,1,4,4\n")
+    (seq_dir / "full_occlusion.txt").write_text("0,1,0,0")
+    (seq_dir / "out_of_view.txt").write_text("0,0,0,0")
+    seq = read_lasot_sequence(seq_dir)
+    assert seq.target_visible.tolist() == [True, False, False, True]

@@ -130,3 +130,45 @@ def test_shape_errors_name_the_shape():
         m.got10k_sequence_ious(np.ones((3, 4)), np.ones((3, 4)), cover=[1, 1])
     with pytest.raises(ValueError, match="at least one"):
         m.got10k_scores([])
+
+
+def test_ope_nan_ground_truth_frames_are_left_out_of_every_score():
+    rng = np.random.default_rng(7)
+    gt = np.column_stack([rng.uniform(0, 100, 12), rng.uniform(0, 100, 12),
+                          rng.uniform(5, 40, 12), rng.uniform(5, 40, 12)])
+    pred = gt + rng.normal(0, 6, size=gt.shape)
+    pred[:, 2:] = np.abs(pred[:, 2:]) + 1
+    absent = [3, 4, 9]
+    gt_nan = gt.copy()
+    gt_nan[absent] = np.nan
+    kept = [i for i in range(12) if i not in absent]
+    with_nan = m.ope_sequence_curves(pred, gt_nan)
+    without = m.ope_sequence_curves(pred[kept], gt[kept])       # the frames simply deleted
+    for name in ("success", "precision", "norm_precision"):
+        np.testing.assert_allclose(getattr(with_nan, name), getattr(without, name), rtol=0, atol=1e-12)
+    assert with_nan.average_overlap == pytest.approx(without.average_overlap)
+    # whatever a tracker answers on an absent frame changes nothing
+    pred_far = pred.copy()
+    pred_far[absent] = [500, 500, 3, 3]
+    np.testing.assert_array_equal(m.ope_sequence_curves(pred_far, gt_nan).success, with_nan.success)
+    errors = m.ope_frame_errors(pred, gt_nan)
+    assert errors.absent.tolist() == [i in absent for i in range(12)] and not errors.valid[absent].any()
+
+
+def test_ope_nan_frames_with_lasot_visibility_are_excluded_not_missed():
+    gt = np.array([[10, 10, 10, 10], [10, 10, 10, 10], [np.nan] * 4, [10, 10, 10, 10]])
+    curves = m.ope_sequence_curves(np.tile([10.0, 10, 10, 10], (4, 1)), gt, target_visible=[1, 1, 0, 1])
+    assert curves.success[0] == pytest.approx(1.0) and curves.precision[20] == pytest.approx(1.0)
+
+
+def test_ope_first_frame_must_have_a_box():
+    gt = np.array([[np.nan] * 4, [10, 10, 10, 10]])
+    with pytest.raises(ValueError, match="first frame is NaN"):
+        m.ope_sequence_curves(np.ones((2, 4)), gt)
+
+
+def test_got10k_ious_leave_out_nan_ground_truth():
+    gt = np.array([[10, 10, 10, 10], [10, 10, 10, 10], [np.nan] * 4, [20, 10, 10, 10]], dtype=float)
+    pred = np.array([[10, 10, 10, 10], [10, 10, 10, 10], [0, 0, 5, 5], [10, 10, 10, 10]], dtype=float)
+    ious = m.got10k_sequence_ious(pred, gt, cover=[8, 8, 8, 8])
+    assert ious.tolist() == pytest.approx([1.0, 0.0]) and not np.isnan(ious).any()
