@@ -8,7 +8,7 @@ with weights trained sequence-level at depth 6; docs/training.md). Two measureme
 JSON:
 
 * ``--run REPORT.json:TRACKER[@RESULTS_DIR]`` (a ``fartrack eval`` report, any of its data
-  set layouts, and one of its trackers; its results are read from ``<report>/../TRACKER`` unless ``@RESULTS_DIR`` names the
+  set layouts, and one of its trackers; its results are read from the run folder beside the report (``<report>/../TRACKER_<run id>``, or ``TRACKER`` in older reports) unless ``@RESULTS_DIR`` names the
   folder, as for a tracker added with ``--compare``): over every annotated frame after the
   first, the ratio of predicted to ground-truth box area (all stored runs pooled): its median
   and the share of frames above 4x and above 16x;
@@ -51,7 +51,10 @@ def run_stats(spec: str) -> dict:
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
     dataset = report["dataset"]
-    results_dir = Path(results_override) if results_override else report_path.parent.parent / tracker
+    recorded = report["trackers"][tracker].get("results_dir")      # fartrack eval: <tracker>_<run id>
+    results_dir = (Path(results_override) if results_override else Path(recorded)
+                   if recorded and Path(recorded).is_dir()
+                   else report_path.parent.parent / (Path(recorded).name if recorded else tracker))
     try:
         sequences = {s.name: s for s in read_sequences(Path(dataset["root"]), dataset["format"])}
     except (OSError, ValueError) as exc:

@@ -4,60 +4,110 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
+from .common import BACKENDS, VARIANTS, add_device_argument, positive_int
 
 HELP = "speed benchmark: track()/forward frames/s, latency percentiles, memory, GFLOP, matmul GFLOP/s"
 
+DESCRIPTION = """\
+Measure the tracker's speed: each variant/backend job runs in a fresh process (so its peak
+memory is its own) and its row is printed as soon as it finishes; progress (job k of n, time
+left) goes to stderr.
 
-def _names(text: str | None, allowed: list[str], what: str) -> list[str]:
-    if text is None:
+The default is quick: the three variants on the default backend ('auto': onnxruntime on cpu,
+torch on cuda), 3 jobs. The full matrix, every variant on every backend available here, is
+--variant all --backend all (15 jobs on a CPU machine; several minutes).
+"""
+
+EXAMPLES = """\
+examples:
+  fartrack bench                                        # tiny, nano, pico on the default backend
+  fartrack bench --variant all --backend all            # the full matrix
+  fartrack bench --variant pico --backend torch,onnxruntime-int8 --threads 2 --json
+  fartrack bench --device cuda --variant tiny --frames 300
+"""
+
+DEFAULT_BACKEND = "auto"
+
+
+def _names(text: str, allowed: list[str], what: str) -> list[str]:
+    if text.strip().lower() == "all":
         return list(allowed)
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in allowed]
     if unknown or not names:
-        raise ValueError(f"unknown {what} {unknown or text!r}; available here: {', '.join(allowed)}")
+        raise ValueError(f"unknown {what} {unknown or text!r}; available here: {', '.join(allowed)} (or all)")
     return names
 
 
+def plan_jobs(variant_text: str, backend_text: str, device: str) -> list[tuple[str, str]]:
+    """(variant, backend) jobs from the --variant / --backend lists ("all": every variant, or
+    every backend available on ``device``, "auto" left out since it is one of them)."""
+    from fartrack_ros.evaluation.benchmark import benchmark_backends, benchmark_variants
+
+    variants = _names(variant_text, benchmark_variants(), "variant")
+    available = benchmark_backends(device)
+    if backend_text.strip().lower() == "all":
+        backends = available
+    else:
+        backends = _names(backend_text, [DEFAULT_BACKEND] + available, "backend")
+    return [(v, b) for v in variants for b in backends]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--variant", default=None, help="comma-separated: tiny,nano,pico (default: all)")
-    parser.add_argument("--backend", default=None,
-                        help="comma-separated backends (default: every backend available here)")
-    parser.add_argument("--threads", type=int, default=None, help="compute threads (default: torch default)")
-    parser.add_argument("--device", default="cpu", help="cpu | cuda (default: %(default)s)")
-    parser.add_argument("--weights", default=None,
-                        help="weights file (default: shipped weights, else a random model: same speed)")
-    parser.add_argument("--frames", type=int, default=100, help="timed frames (default: %(default)s)")
-    parser.add_argument("--warmup", type=int, default=10, help="untimed frames first (default: %(default)s)")
-    parser.add_argument("--width", type=int, default=640, help="camera image width (default: %(default)s)")
-    parser.add_argument("--height", type=int, default=480, help="camera image height (default: %(default)s)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per line per variant/backend")
-    parser.add_argument("--in-process", action="store_true",
-                        help="measure in this process (faster; peak memory then includes earlier runs)")
+    jobs = parser.add_argument_group("jobs (one per variant x backend)")
+    jobs.add_argument("--variant", default=",".join(VARIANTS), metavar="LIST",
+                      help=f"comma-separated from {', '.join(VARIANTS)}, or all (default: %(default)s)")
+    jobs.add_argument("--backend", default=DEFAULT_BACKEND, metavar="LIST",
+                      help="comma-separated from auto, " + ", ".join(BACKENDS) + ", or all = every backend "
+                           "available here (default: auto, the tracker's default backend for the device)")
+    add_device_argument(jobs)
+    jobs.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                      help="compute threads (default: torch's default, one per core)")
+    jobs.add_argument("--weights", default=None, metavar="FILE",
+                      help="weights file (default: the shipped weights, else a random model: same speed)")
+    measure = parser.add_argument_group("measurement")
+    measure.add_argument("--frames", type=positive_int, default=100, metavar="N",
+                         help="timed frames, for track() and for the forward alone (default: %(default)s)")
+    measure.add_argument("--warmup", type=int, default=10, metavar="N",
+                         help="untimed frames first (default: %(default)s)")
+    measure.add_argument("--width", type=int, default=640, help="camera image width (default: %(default)s)")
+    measure.add_argument("--height", type=int, default=480, help="camera image height (default: %(default)s)")
+    measure.add_argument("--json", action="store_true",
+                         help="one JSON object per line per job instead of the table (default: table)")
+    measure.add_argument("--in-process", action="store_true",
+                         help="measure in this process (faster start; peak memory then includes earlier "
+                              "jobs) (default: a fresh process per job)")
+
+
+def _eta(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 def run(args: argparse.Namespace) -> int:
-    from fartrack_ros.evaluation.benchmark import (BenchConfig, benchmark_backends, benchmark_variants,
-                                                   format_bench_table, run_benchmark, run_isolated)
+    from fartrack_ros.evaluation.benchmark import (BenchConfig, bench_table_footer, bench_table_header,
+                                                   bench_table_row, run_benchmark, run_isolated)
 
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
     if args.width < 32 or args.height < 32:
         raise ValueError(f"image size {args.width}x{args.height} is too small (at least 32x32)")
-    variants = _names(args.variant, benchmark_variants(), "variant")
-    backends = _names(args.backend, benchmark_backends(), "backend")
-    results = []
-    for variant in variants:
-        for backend in backends:
-            config = BenchConfig(variant=variant, backend=backend, weights=args.weights, device=args.device,
-                                 threads=args.threads, frames=args.frames, warmup=args.warmup,
-                                 image_wh=(args.width, args.height))
-            result = run_benchmark(config) if args.in_process else run_isolated(config)
-            results.append(result)
-            if args.json:
-                print(json.dumps(result), flush=True)
-            else:
-                print(f"{variant}/{backend}: {result['track_fps']:.1f} frames/s", file=sys.stderr, flush=True)
+    if args.warmup < 0:
+        raise ValueError(f"--warmup must be >= 0, got {args.warmup}")
+    jobs = plan_jobs(args.variant, args.backend, args.device)
     if not args.json:
-        print(format_bench_table(results))
+        print(bench_table_header(), flush=True)
+    started = time.monotonic()
+    for k, (variant, backend) in enumerate(jobs, 1):
+        elapsed = time.monotonic() - started
+        left = f"about {_eta(elapsed / (k - 1) * (len(jobs) - k + 1))} left" if k > 1 else "time left unknown yet"
+        print(f"bench: job {k}/{len(jobs)} {variant}/{backend} ({left})", file=sys.stderr, flush=True)
+        config = BenchConfig(variant=variant, backend=backend, weights=args.weights, device=args.device,
+                             threads=args.threads, frames=args.frames, warmup=args.warmup,
+                             image_wh=(args.width, args.height))
+        result = run_benchmark(config) if args.in_process else run_isolated(config)
+        print(json.dumps(result) if args.json else bench_table_row(result), flush=True)
+    if not args.json:
+        print(bench_table_footer(), flush=True)
+    print(f"bench: {len(jobs)} job(s) in {_eta(time.monotonic() - started)}", file=sys.stderr, flush=True)
     return 0

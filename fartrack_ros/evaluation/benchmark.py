@@ -23,17 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-# Tokens per forward: 445 on the first tracked frame, 397 from the second on (12 of the 49
-# tokens of each of 4 older templates pruned, spec 6.2); the steady state is what a stream costs.
+# Tokens per forward: 445 on the first tracked frame, 397 from the second on (inter-frame
+# sparsification prunes 12 of the 49 tokens of each of the 4 older templates); the steady state
+# is what a stream costs.
 STEADY_STATE_TOKENS = 397
 OFFICIAL_TOKENS = 445
 
 
-def benchmark_backends() -> list[str]:
-    """Backends that can run here, from the runtime's registry."""
+def benchmark_backends(device: str | None = None) -> list[str]:
+    """Backends that can run here (on ``device`` when given), from the runtime's registry."""
     from fartrack_ros.runtime.backends import available_backends
 
-    return available_backends()
+    return available_backends(device)
 
 
 def benchmark_variants() -> list[str]:
@@ -228,18 +229,29 @@ def run_isolated(config: BenchConfig, timeout_s: float = 1800.0) -> dict:
     return payload
 
 
-def format_bench_table(results: list[dict]) -> str:
-    header = (f"{'variant':<7} {'backend':<12} {'track fps':>9} {'p50 ms':>7} {'p90 ms':>7} {'fwd fps':>8} "
-              f"{'GFLOP':>6} {'GFLOP/s':>8} {'matmul':>7} {'share':>6} {'thr':>3} {'RSS MB':>7}")
-    lines = [header, "-" * len(header)]
-    for r in results:
-        lines.append(
-            f"{r['variant']:<7} {r['backend']:<12} {r['track_fps']:>9.1f} {r['track_latency_ms']['p50']:>7.1f} "
+_TABLE_COLUMNS = (f"{'variant':<7} {'backend':<12} {'track fps':>9} {'p50 ms':>7} {'p90 ms':>7} {'fwd fps':>8} "
+                  f"{'GFLOP':>6} {'GFLOP/s':>8} {'matmul':>7} {'share':>6} {'thr':>3} {'RSS MB':>7}")
+
+
+def bench_table_header() -> str:
+    return _TABLE_COLUMNS + "\n" + "-" * len(_TABLE_COLUMNS)
+
+
+def bench_table_row(r: dict) -> str:
+    return (f"{r['variant']:<7} {r['backend']:<12} {r['track_fps']:>9.1f} {r['track_latency_ms']['p50']:>7.1f} "
             f"{r['track_latency_ms']['p90']:>7.1f} {r['forward_fps']:>8.1f} {r['gflop_per_frame']:>6.2f} "
             f"{r['achieved_gflops']:>8.1f} {r['matmul_gflops']:>7.1f} {100 * r['share_of_matmul_rate']:>5.0f}% "
             f"{r['threads']:>3} {r['peak_rss_mb']:>7.0f}")
-    if results:
-        lines.append(f"GFLOP = one steady-state forward ({STEADY_STATE_TOKENS} tokens); matmul = measured fp32 "
-                     "matmul GFLOP/s with the same threads; share = GFLOP/s achieved by track() / matmul")
-    return "\n".join(lines)
 
+
+def bench_table_footer() -> str:
+    return (f"GFLOP = one steady-state forward ({STEADY_STATE_TOKENS} tokens); matmul = measured fp32 "
+            "matmul GFLOP/s with the same threads; share = GFLOP/s achieved by track() / matmul")
+
+
+def format_bench_table(results: list[dict]) -> str:
+    """The whole table; ``fartrack bench`` prints the same pieces one row at a time."""
+    lines = [bench_table_header()] + [bench_table_row(r) for r in results]
+    if results:
+        lines.append(bench_table_footer())
+    return "\n".join(lines)

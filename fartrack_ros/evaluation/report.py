@@ -5,6 +5,10 @@ For the GOT-10k layout the headline numbers are the GOT-10k toolkit's AO / SR0.5
 OPE numbers (AUC, precision, normalised precision) are given beside them. For LaSOT and OTB
 the OPE numbers are the headline. Sequences whose ground truth holds only the first box (the
 GOT-10k test split) cannot be scored here: their results are a submission for the server.
+
+Each tracker's entry can carry the run it comes from (``run``: run id, key, a one-line summary,
+whether this invocation computed it; see ``fartrack_ros.evaluation.runs``); the table shows
+the run id per row and the summaries below it.
 """
 from __future__ import annotations
 
@@ -51,6 +55,7 @@ def evaluate_tracker(tracker_dir: Path, sequences: list[EvalSequence], dataset_f
         times_all[seq.name] = times
         entry = {"length": len(seq), "speed_fps": metrics.speed_fps_from_times(times)}
         if seq.has_full_ground_truth:
+            entry["absent_frames"] = int(metrics.absent_frames(seq.gt_xywh).sum())
             for run in runs:
                 if len(run) != len(seq.gt_xywh):
                     raise ValueError(f"{tracker_dir}: {seq.name} has {len(run)} boxes for "
@@ -89,8 +94,16 @@ def evaluate_tracker(tracker_dir: Path, sequences: list[EvalSequence], dataset_f
 
 
 def build_report(tracker_dirs: dict[str, Path], sequences: list[EvalSequence], dataset_format: str,
-                 dataset_root: Path | str = "") -> dict:
-    """The JSON report for several trackers (name -> result folder) on one data set."""
+                 dataset_root: Path | str = "", runs: dict[str, dict] | None = None) -> dict:
+    """The JSON report for several trackers (name -> result folder) on one data set; ``runs``
+    (name -> JSON-ready run description) says which run each row comes from."""
+    runs = runs or {}
+    trackers = {}
+    for name, folder in tracker_dirs.items():
+        trackers[name] = evaluate_tracker(folder, sequences, dataset_format)
+        trackers[name]["results_dir"] = str(Path(folder).resolve())
+        if name in runs:
+            trackers[name]["run"] = runs[name]
     return {
         "dataset": {"root": str(dataset_root), "format": dataset_format, "sequences": len(sequences)},
         "thresholds": {
@@ -99,7 +112,7 @@ def build_report(tracker_dirs: dict[str, Path], sequences: list[EvalSequence], d
             "center_px": metrics.OPE_CENTER_THRESHOLDS_PX.tolist(),
             "norm_center": metrics.OPE_NORM_CENTER_THRESHOLDS.tolist(),
         },
-        "trackers": {name: evaluate_tracker(d, sequences, dataset_format) for name, d in tracker_dirs.items()},
+        "trackers": trackers,
     }
 
 
@@ -116,19 +129,29 @@ def format_table(report: dict) -> str:
     trackers = report["trackers"]
     names = sorted(trackers, key=lambda n: -(trackers[n]["overall"].get(rank_key) or -1.0))
     width = max([len("tracker")] + [len(n) for n in names])
-    header = f"{'tracker':<{width}}  {'seqs':>9}  " + "  ".join(f"{c:>6}" for c in columns) + f"  {'FPS':>7}"
+    run_ids = {n: (trackers[n].get("run") or {}).get("run_id") or "-" for n in names}
+    run_width = max([len("run")] + [len(r) for r in run_ids.values()])
+    header = (f"{'tracker':<{width}}  {'run':<{run_width}}  {'seqs':>9}  " + "  ".join(f"{c:>6}" for c in columns)
+              + f"  {'FPS':>7}")
     lines = [f"{fmt} data set: {report['dataset']['root']} ({report['dataset']['sequences']} sequences)",
              header, "-" * len(header)]
     for name in names:
         o = trackers[name]["overall"]
         seqs = f"{o['sequences_scored']}/{o['sequences_total']}"
         fps = f"{o['speed_fps']:.1f}" if o["speed_fps"] > 0 else "-"
-        lines.append(f"{name:<{width}}  {seqs:>9}  " + "  ".join(f"{_pct(o.get(k)):>6}" for k in keys)
-                     + f"  {fps:>7}")
+        lines.append(f"{name:<{width}}  {run_ids[name]:<{run_width}}  {seqs:>9}  "
+                     + "  ".join(f"{_pct(o.get(k)):>6}" for k in keys) + f"  {fps:>7}")
     withheld = max(t["overall"]["ground_truth_withheld"] for t in trackers.values()) if trackers else 0
     if withheld:
         lines.append(f"{withheld} sequence(s) have only the first box (GOT-10k test split): "
                      "upload the result folder to the GOT-10k server to score them.")
+    for name in names:
+        run = trackers[name].get("run")
+        if run:
+            when = "computed or resumed now" if run.get("this_invocation") else f"earlier run, {run.get('created', '')}"
+            lines.append(f"{name}: {run['summary']} ({when})")
+        else:
+            lines.append(f"{name}: results from {trackers[name].get('results_dir', '?')} (no run record)")
     for name in names:
         missing = trackers[name]["overall"]["missing"]
         if missing:

@@ -37,7 +37,7 @@ def result_paths(tracker_dir: Path, dataset_format: str, seq_name: str) -> Resul
     raise ValueError(f"unknown dataset format {dataset_format!r}")
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_text_atomically(path: Path, text: str) -> None:
     # A half-written file must never look like a finished sequence to a resumed run.
     path.parent.mkdir(parents=True, exist_ok=True)
     with replaced_atomically(path) as tmp:
@@ -52,8 +52,8 @@ def write_result(paths: ResultPaths, boxes_xywh: np.ndarray, times_s: np.ndarray
         raise ValueError(f"boxes {boxes.shape} and times {times.shape} do not match")
     if not np.isfinite(boxes).all():
         raise ValueError(f"non-finite box in result for {paths.boxes}")
-    _write_atomically(paths.times, "".join(f"{t:.8f}\n" for t in times))
-    _write_atomically(paths.boxes, "".join(",".join(f"{v:.4f}" for v in b) + "\n" for b in boxes))
+    write_text_atomically(paths.times, "".join(f"{t:.8f}\n" for t in times))
+    write_text_atomically(paths.boxes, "".join(",".join(f"{v:.4f}" for v in b) + "\n" for b in boxes))
 
 
 def read_result_runs(tracker_dir: Path, dataset_format: str, seq_name: str) -> list[np.ndarray]:

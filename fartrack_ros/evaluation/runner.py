@@ -1,7 +1,9 @@
 """Run trackers over the sequences of a data set: in parallel processes, resumable, with progress.
 
-A (tracker, sequence) pair is one task. A task whose box file exists is skipped (files are
-written atomically, so an interrupted run leaves none half-written). Frames are read with
+A (run, sequence) pair is one task; a run is one tracker with the key of everything that
+changes its boxes, written to its own folder (``fartrack_ros.evaluation.runs``). A task whose box
+file exists in its run's folder is skipped (files are written atomically, so an interrupted run
+leaves none half-written); other weights, backend or device make another run, never a skip. Frames are read with
 OpenCV (BGR) and handed to every tracker as RGB; only ``initialize`` / ``track`` are timed.
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from fartrack_ros.evaluation.datasets import EvalSequence
 from fartrack_ros.evaluation.results import has_result, result_paths, write_result
+from fartrack_ros.evaluation.runs import ResultRun
 from fartrack_ros.evaluation.trackers import TrackerSpec, build_eval_tracker
 
 
@@ -100,27 +103,29 @@ class RunSummary:
     seconds: float
 
 
-def plan_tasks(specs: list[TrackerSpec], sequences: list[EvalSequence], out_dir: Path,
+def plan_tasks(runs: list[ResultRun], sequences: list[EvalSequence],
                dataset_format: str) -> tuple[list[Task], int]:
     """Tasks still to run (longest sequences first, for balance) and the number skipped."""
     tasks, skipped = [], 0
-    for spec in specs:
-        tracker_dir = Path(out_dir) / spec.name
+    for run in runs:
+        if run.spec is None:
+            raise ValueError(f"run {run.dir.name} has no tracker spec: it cannot be run")
         for seq in sequences:
-            if has_result(tracker_dir, dataset_format, seq.name):
+            if has_result(run.dir, dataset_format, seq.name):
                 skipped += 1
             else:
-                tasks.append(Task(spec, seq, tracker_dir, dataset_format))
+                tasks.append(Task(run.spec, seq, run.dir, dataset_format))
     tasks.sort(key=lambda t: -len(t.sequence))
     return tasks, skipped
 
 
-def run_evaluation(specs: list[TrackerSpec], sequences: list[EvalSequence], out_dir: Path,
-                   dataset_format: str, workers: int = 1, progress: bool = True) -> RunSummary:
-    """Run every tracker on every sequence that has no result yet; results go to ``out_dir``."""
+def run_evaluation(runs: list[ResultRun], sequences: list[EvalSequence], dataset_format: str,
+                   workers: int = 1, progress: bool = True) -> RunSummary:
+    """Run every run's tracker on every sequence that has no result in the run's folder yet
+    (``runs.prepare_run`` makes the runs)."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    tasks, skipped = plan_tasks(specs, sequences, out_dir, dataset_format)
+    tasks, skipped = plan_tasks(runs, sequences, dataset_format)
     threads = max(1, (os.cpu_count() or 1) // workers)
     if workers > 1:
         # Share the cores: N processes, each computing with cores / N threads.

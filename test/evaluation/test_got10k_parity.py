@@ -10,6 +10,7 @@ from fartrack_ros.evaluation import metrics as m
 from fartrack_ros.evaluation.datasets import read_got10k_sequences
 from fartrack_ros.evaluation.report import build_report
 from fartrack_ros.evaluation.runner import run_evaluation
+from fartrack_ros.evaluation.runs import prepare_run
 from fartrack_ros.evaluation.trackers import TrackerSpec
 
 got10k_metrics = pytest.importorskip("got10k.utils.metrics")
@@ -80,7 +81,9 @@ def test_report_on_written_results_equals_toolkit_report(tmp_path, got10k_split)
     shutil.move(str(got10k_split), dataset_root / "val")
     sequences = read_got10k_sequences(dataset_root / "val")
     result_root = tmp_path / "results"
-    run_evaluation([TrackerSpec("kcf")], sequences, result_root / "GOT-10k", "got10k", progress=False)
+    run = prepare_run(TrackerSpec("kcf"), result_root / "GOT-10k", "got10k", dataset_root / "val")
+    run_evaluation([run], sequences, "got10k", progress=False)
+    run.dir.rename(result_root / "GOT-10k" / "kcf")     # the toolkit reads <result_dir>/GOT-10k/<tracker>
     ours = build_report({"kcf": result_root / "GOT-10k" / "kcf"}, sequences, "got10k")["trackers"]["kcf"]
 
     experiment = got10k_experiments.ExperimentGOT10k(str(dataset_root), subset="val",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,7 +16,12 @@ from fartrack_ros.evaluation.peers import OpenCvPeerTracker
 from fartrack_ros.evaluation.report import build_report, format_table
 from fartrack_ros.evaluation.results import find_tracker_dirs, read_result_runs, read_result_times
 from fartrack_ros.evaluation.runner import run_evaluation
+from fartrack_ros.evaluation.runs import prepare_run
 from fartrack_ros.evaluation.trackers import TrackerSpec, parse_tracker_names
+
+
+def prepared(names, out, dataset_format, dataset_root, **options):
+    return [prepare_run(TrackerSpec(n, **options), out, dataset_format, dataset_root) for n in names]
 
 
 @pytest.mark.parametrize("name", ["csrt", "kcf", "mil"])
@@ -57,30 +63,34 @@ def test_tracker_names_are_checked():
 
 def test_got10k_submission_layout_and_resume(tmp_path, got10k_split):
     sequences = read_got10k_sequences(got10k_split)
-    out = tmp_path / "out"
-    summary = run_evaluation([TrackerSpec("kcf")], sequences, out, "got10k", progress=False)
+    runs = prepared(["kcf"], tmp_path / "out", "got10k", got10k_split)
+    summary = run_evaluation(runs, sequences, "got10k", progress=False)
     assert (summary.ran, summary.skipped, summary.frames) == (2, 0, 12)
     seq = sequences[0]
-    boxes_file = out / "kcf" / seq.name / f"{seq.name}_001.txt"
+    assert runs[0].dir.name.startswith("kcf_")
+    boxes_file = runs[0].dir / seq.name / f"{seq.name}_001.txt"
     lines = boxes_file.read_text().splitlines()
     assert len(lines) == 6 and [float(v) for v in lines[0].split(",")] == list(seq.init_box_xywh)
-    times = read_result_times(out / "kcf", "got10k", seq.name)
+    assert sorted(p.name for p in runs[0].dir.iterdir()) == sorted(s.name for s in sequences)  # nothing else
+    times = read_result_times(runs[0].dir, "got10k", seq.name)
     assert times.shape == (6,) and (times > 0).all()
     before = boxes_file.stat().st_mtime_ns
-    again = run_evaluation([TrackerSpec("kcf")], sequences, out, "got10k", progress=False)
+    again = run_evaluation(prepared(["kcf"], tmp_path / "out", "got10k", got10k_split), sequences, "got10k",
+                           progress=False)
     assert (again.ran, again.skipped) == (0, 2) and boxes_file.stat().st_mtime_ns == before
 
 
 def test_parallel_workers_give_the_same_boxes(tmp_path, got10k_split):
     sequences = read_got10k_sequences(got10k_split)
-    run_evaluation([TrackerSpec("kcf")], sequences, tmp_path / "one", "got10k", workers=1, progress=False)
-    run_evaluation([TrackerSpec("kcf"), TrackerSpec("mil")], sequences, tmp_path / "two", "got10k",
-                   workers=2, progress=False)
+    (one,) = prepared(["kcf"], tmp_path / "one", "got10k", got10k_split)
+    run_evaluation([one], sequences, "got10k", workers=1, progress=False)
+    two_kcf, two_mil = prepared(["kcf", "mil"], tmp_path / "two", "got10k", got10k_split)
+    run_evaluation([two_kcf, two_mil], sequences, "got10k", workers=2, progress=False)
     for seq in sequences:
-        (serial,) = read_result_runs(tmp_path / "one" / "kcf", "got10k", seq.name)
-        (parallel,) = read_result_runs(tmp_path / "two" / "kcf", "got10k", seq.name)
+        (serial,) = read_result_runs(one.dir, "got10k", seq.name)
+        (parallel,) = read_result_runs(two_kcf.dir, "got10k", seq.name)
         np.testing.assert_array_equal(serial, parallel)
-        assert read_result_runs(tmp_path / "two" / "mil", "got10k", seq.name)
+        assert read_result_runs(two_mil.dir, "got10k", seq.name)
 
 
 def test_otb_layout_and_report(tmp_path):
@@ -91,10 +101,11 @@ def test_otb_layout_and_report(tmp_path):
         cv2.imwrite(str(root / "Square" / "img" / f"{i + 1:04d}.jpg"), frame)
     np.savetxt(root / "Square" / "groundtruth_rect.txt", boxes, fmt="%.1f", delimiter="\t")
     sequences = read_otb_sequences(root)
-    run_evaluation([TrackerSpec("csrt")], sequences, tmp_path / "out", "otb", progress=False)
-    assert (tmp_path / "out" / "csrt" / "Square.txt").is_file()
-    assert (tmp_path / "out" / "csrt" / "times" / "Square_time.txt").is_file()
-    report = build_report({"csrt": tmp_path / "out" / "csrt"}, sequences, "otb", root)
+    (run,) = prepared(["csrt"], tmp_path / "out", "otb", root)
+    run_evaluation([run], sequences, "otb", progress=False)
+    assert (run.dir / "Square.txt").is_file()
+    assert (run.dir / "times" / "Square_time.txt").is_file()
+    report = build_report({"csrt": run.dir}, sequences, "otb", root)
     overall = report["trackers"]["csrt"]["overall"]
     assert overall["sequences_scored"] == 1 and overall["auc"] > 0.5 and overall["precision"] == 1.0
     assert len(overall["success_curve"]) == 21 and len(overall["precision_curve"]) == 51
@@ -111,6 +122,8 @@ def test_eval_command_prints_table_writes_json_and_plots(tmp_path, got10k_split,
     report = json.loads((out / "report" / "report.json").read_text())
     assert set(report["trackers"]) == {"kcf", "mil"}
     kcf = report["trackers"]["kcf"]["overall"]
+    kcf_dir = Path(report["trackers"]["kcf"]["results_dir"])
+    assert kcf_dir.parent == out.resolve() and kcf_dir.name == "kcf_" + report["trackers"]["kcf"]["run"]["run_id"]
     assert 0.0 < kcf["ao"] <= 1.0 and len(kcf["got10k_success_curve"]) == 101
     for png in ("success.png", "precision.png", "norm_precision.png"):
         image = cv2.imread(str(out / "report" / png))
@@ -119,11 +132,11 @@ def test_eval_command_prints_table_writes_json_and_plots(tmp_path, got10k_split,
     # score the stored results again beside a copy under another name, without running anything
     other = tmp_path / "others"
     (other / "kcf-copy").mkdir(parents=True)
-    for seq_dir in (out / "kcf").iterdir():
+    for seq_dir in kcf_dir.iterdir():
         (other / "kcf-copy" / seq_dir.name).mkdir()
         for f in seq_dir.iterdir():
             (other / "kcf-copy" / seq_dir.name / f.name).write_bytes(f.read_bytes())
-    assert find_tracker_dirs(other, "got10k", [p.name for p in (out / "kcf").iterdir()]) == {
+    assert find_tracker_dirs(other, "got10k", [p.name for p in kcf_dir.iterdir()]) == {
         "kcf-copy": other / "kcf-copy"}
     code = main(["eval", "--dataset-root", str(got10k_split), "--format", "got10k", "--trackers", "",
                  "--compare", str(other), "--out", str(tmp_path / "cmp"), "--no-progress"])
@@ -160,10 +173,11 @@ def test_fartrack_runs_through_the_runner(tmp_path, random_weights):
 
     torch.set_num_threads(1)
     sequences = read_got10k_sequences(write_got10k_split(tmp_path / "val", num_sequences=1, num_frames=4))
-    spec = TrackerSpec("fartrack-pico", weights=str(random_weights), backend="torch", threads=1)
-    summary = run_evaluation([spec], sequences, tmp_path / "out", "got10k", progress=False)
+    (run,) = prepared(["fartrack-pico"], tmp_path / "out", "got10k", tmp_path / "val",
+                      weights=str(random_weights), backend="torch", threads=1)
+    summary = run_evaluation([run], sequences, "got10k", progress=False)
     assert (summary.ran, summary.frames) == (1, 4)
-    (boxes,) = read_result_runs(tmp_path / "out" / "fartrack-pico", "got10k", sequences[0].name)
+    (boxes,) = read_result_runs(run.dir, "got10k", sequences[0].name)
     assert boxes.shape == (4, 4) and tuple(boxes[0]) == sequences[0].init_box_xywh
     # random weights do not track, but every box respects the tracker's clip (>= 10 px, in image)
     assert (boxes[1:, 2:] >= 10 - 1e-3).all() and (boxes[1:, :2] >= 0).all()
