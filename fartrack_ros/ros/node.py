@@ -33,7 +33,8 @@ from rclpy.exceptions import (InvalidParameterTypeException, InvalidParameterVal
                               ParameterException)
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.task import Future
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
@@ -52,7 +53,12 @@ from .parameters import NODE_PARAMETERS, check_parameter, tracker_config_from_pa
 from .stats import LatencyWindow, RateMeter
 
 NODE_NAME = "fartrack_node"
-SERVICE_TIMEOUT_S = 15.0
+# Requests the service readers hold before the node takes them. The executor takes requests
+# as they come (the callbacks are coroutines that wait for the worker without blocking it), so
+# this only has to cover a burst arriving within one executor cycle; the default depth of 10
+# lost most of a 200-request burst (issue 19, fault 3).
+SERVICE_QUEUE_DEPTH = 1000
+SUPERSEDED = "superseded by a newer request before it was applied (the newest one is applied)"
 # A stamped set_target may arrive before the frame it names (request and images travel on
 # different topics): the worker waits this long for a stamp newer than every frame it holds.
 STAMPED_FRAME_WAIT_S = 1.0
@@ -64,25 +70,34 @@ STATE_CODES = {"idle": TrackStatus.STATE_IDLE, TRACKING: TrackStatus.STATE_TRACK
 
 
 @dataclass
-class TargetCommand:
-    box_xywh: tuple
-    image_wh: tuple               # (0, 0) = the camera image size
-    stamp_ns: int                 # 0 = newest frame
-    source: str                   # "service" or "topic"
-    done: threading.Event = field(default_factory=threading.Event)
+class WorkerCommand:
+    """A request for the worker thread. ``future`` (an rclpy Future, set by service callbacks)
+    completes when the worker has handled it; the service coroutine awaits it."""
+    future: Optional[Future] = field(default=None, init=False)
+
+    def finish(self) -> None:
+        if self.future is not None and not self.future.done():
+            self.future.set_result(True)
+
+
+@dataclass
+class TargetCommand(WorkerCommand):
+    box_xywh: tuple = ()
+    image_wh: tuple = (0, 0)      # (0, 0) = the camera image size
+    stamp_ns: int = 0             # 0 = newest frame
+    source: str = "service"       # "service" or "topic"
     outcome: dict = field(default_factory=dict)
 
 
 @dataclass
-class StopCommand:
-    done: threading.Event = field(default_factory=threading.Event)
+class StopCommand(WorkerCommand):
     message: str = ""
 
 
 @dataclass
-class SwapTrackerCommand:
-    tracker: Any
-    description: str
+class SwapTrackerCommand(WorkerCommand):
+    tracker: Any = None
+    description: str = ""
 
 
 class FarTrackNode(Node):
@@ -134,8 +149,11 @@ class FarTrackNode(Node):
         self._detections_pub = self.create_publisher(Detection2DArray, "~/detections", 10)
         self._status_pub = self.create_publisher(TrackStatus, "~/status", 10)
         self._debug_pub = self.create_publisher(Image, "~/debug_image", 1)
-        self.create_service(SetTarget, "~/set_target", self._on_set_target)
-        self.create_service(Trigger, "~/stop", self._on_stop)
+        service_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=SERVICE_QUEUE_DEPTH,
+                                 reliability=ReliabilityPolicy.RELIABLE,
+                                 durability=DurabilityPolicy.VOLATILE)
+        self.create_service(SetTarget, "~/set_target", self._on_set_target, qos_profile=service_qos)
+        self.create_service(Trigger, "~/stop", self._on_stop, qos_profile=service_qos)
         self.create_timer(1.0, self._publish_idle_status)
 
         self._worker = threading.Thread(target=self._worker_loop, name="fartrack_worker",
@@ -259,16 +277,21 @@ class FarTrackNode(Node):
         self._set_error(f"image rejected: {reason} (frame stamped {stamp_ns} ns)")
         self._publish_status(self.get_clock().now().nanoseconds)
 
-    def _on_set_target(self, request: SetTarget.Request, response: SetTarget.Response):
-        command = TargetCommand((request.x, request.y, request.width, request.height),
-                                (int(request.image_width), int(request.image_height)),
-                                stamp_to_ns(request.stamp), "service")
+    async def _to_worker(self, command: WorkerCommand) -> None:
+        """Hand ``command`` to the worker and wait for it without blocking the executor, so that
+        every request of a burst is taken from DDS at once and answered in order."""
+        command.future = Future(executor=self.executor)
+        # a done callback makes set_result (worker thread) wake the executor to resume us
+        command.future.add_done_callback(lambda _: None)
         self._exchange.put_command(command)
-        if not command.done.wait(SERVICE_TIMEOUT_S):
-            response.success = False
-            response.message = f"the worker did not answer within {SERVICE_TIMEOUT_S:.0f} s"
-            return response
-        o = command.outcome
+        await command.future
+
+    async def _on_set_target(self, request: SetTarget.Request, response: SetTarget.Response):
+        command = TargetCommand(box_xywh=(request.x, request.y, request.width, request.height),
+                                image_wh=(int(request.image_width), int(request.image_height)),
+                                stamp_ns=stamp_to_ns(request.stamp), source="service")
+        await self._to_worker(command)
+        o = command.outcome or {"success": False, "message": "the node is shutting down"}
         response.success = o["success"]
         response.message = o["message"]
         if o["success"]:
@@ -278,29 +301,34 @@ class FarTrackNode(Node):
             response.track_id = o["track_id"]
         return response
 
-    def _on_stop(self, request: Trigger.Request, response: Trigger.Response):
+    async def _on_stop(self, request: Trigger.Request, response: Trigger.Response):
         command = StopCommand()
-        self._exchange.put_command(command)
-        response.success = command.done.wait(SERVICE_TIMEOUT_S)
-        response.message = command.message or "the worker did not answer in time"
+        await self._to_worker(command)
+        response.success = bool(command.message)
+        response.message = command.message or "the node is shutting down"
         return response
 
     def _on_target(self, msg: Detection2D) -> None:
-        self._exchange.put_command(TargetCommand(box_xywh_from_detection(msg), (0, 0),
-                                                 stamp_to_ns(msg.header.stamp), "topic"))
+        self._exchange.put_command(TargetCommand(box_xywh=box_xywh_from_detection(msg),
+                                                 stamp_ns=stamp_to_ns(msg.header.stamp),
+                                                 source="topic"))
 
     # ------------------------------------------------------------------ worker thread
     def _worker_loop(self) -> None:
         while not self._exchange.closed:
             commands, frame = self._exchange.wait(timeout=0.5)
-            for command in commands:
+            for index, command in enumerate(commands):
                 try:
-                    self._run_command(command)
+                    if self._superseded(command, commands[index + 1:]):
+                        command.outcome = {"success": False, "message": SUPERSEDED}
+                    else:
+                        self._run_command(command)
                 except Exception as exc:     # the worker must survive anything a command does
                     self._set_error(f"{type(command).__name__} failed: {exc!r}")
+                    if isinstance(command, TargetCommand) and not command.outcome:
+                        command.outcome = {"success": False, "message": f"failed: {exc!r}"}
                 finally:
-                    if hasattr(command, "done"):
-                        command.done.set()
+                    command.finish()
             if frame is not None:
                 try:
                     self._process_frame(frame)
@@ -308,6 +336,14 @@ class FarTrackNode(Node):
                     self._drop_target()
                     self._set_error(f"frame stamped {frame.stamp_ns} ns failed: {exc!r}; "
                                     "target dropped")
+
+    @staticmethod
+    def _superseded(command, later: list) -> bool:
+        """A target request followed, in the same batch, by another target or a stop is
+        answered as superseded: only the newest one is applied (a burst costs one
+        initialisation, and every request still gets its answer, in order)."""
+        return isinstance(command, TargetCommand) and any(
+            isinstance(c, (TargetCommand, StopCommand)) for c in later)
 
     def _run_command(self, command) -> None:
         if isinstance(command, TargetCommand):
@@ -472,6 +508,10 @@ class FarTrackNode(Node):
         if hasattr(self, "_worker"):          # absent when __init__ failed (bad parameters)
             self._exchange.close()
             self._worker.join(timeout=5.0)
+            for command in self._exchange.wait(timeout=0.0)[0]:   # never handled: answer them
+                if isinstance(command, TargetCommand):
+                    command.outcome = {"success": False, "message": "the node is shutting down"}
+                command.finish()
         super().destroy_node()
 
 

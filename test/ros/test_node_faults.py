@@ -155,3 +155,67 @@ def test_compressed_input_follows_the_remapped_image_topic(start_node, random_we
         assert stamp_ns in client.detections_by_stamp(), node.output()
     finally:
         client.close()
+
+
+# ------------------------------------------------------------------ fault 3: bursts of calls
+
+def burst_of_set_target_calls(client: TrackerClient, boxes: list, depth: int, timeout: float):
+    """Send every request at once from one rclpy client with a response queue of ``depth``;
+    returns the responses (None where none came within ``timeout``) in request order."""
+    import threading
+
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    from fartrack_ros.srv import SetTarget
+
+    service = client.node.create_client(
+        SetTarget, f"{client.node_fqn}/set_target",
+        qos_profile=QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE))
+    try:
+        assert service.wait_for_service(10.0)
+        lock, responses = threading.Lock(), [None] * len(boxes)
+        remaining = threading.Semaphore(0)
+
+        def store(index):
+            def done(future):
+                with lock:
+                    responses[index] = future.result()
+                remaining.release()
+            return done
+
+        requests = [SetTarget.Request(x=float(x), y=float(y), width=float(w), height=float(h))
+                    for x, y, w, h in boxes]
+        for index, request in enumerate(requests):
+            service.call_async(request).add_done_callback(store(index))
+        deadline = time.monotonic() + timeout
+        for _ in boxes:
+            if not remaining.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                break
+        with lock:
+            return list(responses)
+    finally:
+        client.node.destroy_client(service)
+
+
+def test_a_burst_of_200_set_target_calls_is_answered_in_order(running, scene):
+    node, client = running
+    for i in range(3):
+        publish_frame(client, scene.frame_bgr(i))
+        time.sleep(0.05)
+    x, y, w, h = scene.box_xywh(2)
+    boxes = [(x + (i % 5), y, w, h) for i in range(200)]
+    # depth 10: the default services QoS a plain client has
+    responses = burst_of_set_target_calls(client, boxes, depth=10, timeout=60.0)
+    unanswered = [i for i, r in enumerate(responses) if r is None]
+    assert not unanswered, f"{len(unanswered)} of 200 requests never answered\n{node.output()[-2000:]}"
+    applied = [(i, r) for i, r in enumerate(responses) if r.success]
+    refused = [r.message for r in responses if not r.success]
+    assert all("superseded by a newer request" in m for m in refused), set(refused)
+    assert responses[-1].success, responses[-1].message        # the newest one is applied
+    track_ids = [int(r.track_id) for _, r in applied]
+    assert track_ids == sorted(track_ids) and len(set(track_ids)) == len(track_ids), \
+        "applied requests not answered in request order"
+    assert (responses[-1].x, responses[-1].y) == boxes[-1][:2]
+    # the node keeps serving afterwards
+    assert client.set_target(scene.box_xywh(2)).success
+    assert client.stop().success
