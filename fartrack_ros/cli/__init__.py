@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "bench-node": "bench_node",
     "train-score": "train_score",
     "eval-confidence": "eval_confidence",
+    "pseudo-label": "pseudo_label",
 }
 
 
