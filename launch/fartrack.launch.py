@@ -18,6 +18,7 @@ from launch_ros.actions import Node
 
 # Launch arguments passed on to the node as parameters of the same name when not empty.
 NODE_PARAMETER_ARGUMENTS = ("variant", "device")
+PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
 
 
 def _node(context):
@@ -27,6 +28,12 @@ def _node(context):
         if value:
             overrides[name] = value
     image_topic = LaunchConfiguration("image_topic").perform(context)
+    # The shipped Fast DDS profile (shared memory for the frames under every discovery range,
+    # docs/ros.md) unless the user names a profile; the camera driver should use it too.
+    environment = {}
+    if not any(os.environ.get(v) for v in PROFILE_VARIABLES):
+        environment[PROFILE_VARIABLES[0]] = os.path.join(
+            get_package_share_directory("fartrack_ros"), "config", "fastdds_profile.xml")
     return [Node(
         package="fartrack_ros",
         executable="fartrack_node",
@@ -35,6 +42,7 @@ def _node(context):
         parameters=[LaunchConfiguration("params_file"), overrides],
         # with compressed: true the node subscribes to <remapped image>/compressed itself
         remappings=[("image", image_topic)],
+        additional_env=environment,
         output="screen",
         emulate_tty=True,
     )]

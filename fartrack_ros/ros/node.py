@@ -19,6 +19,7 @@ Run: python -m fartrack_ros.ros.node --ros-args --params-file config/cpu_drone.y
 """
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -48,6 +49,7 @@ from ..runtime.visualize import draw_track_overlay
 from .conversions import (box_xywh_from_detection, compressed_msg_problem, compressed_msg_to_rgb,
                           detection_array_from_result, image_msg_from_array, image_msg_problem,
                           image_msg_to_rgb, ns_to_stamp, scale_box_xywh, stamp_to_ns)
+from .dds import transport_warnings, use_shipped_profile
 from .frames import FrameExchange, ReceivedFrame
 from .parameters import NODE_PARAMETERS, check_parameter, tracker_config_from_parameters
 from .stats import LatencyWindow, RateMeter
@@ -504,6 +506,13 @@ class FarTrackNode(Node):
         if now_ns - self._last_status_ns > 900_000_000:
             self._publish_status(now_ns)
 
+    def report_transport_settings(self, user_environment: dict, profile: Optional[str]) -> None:
+        if profile:
+            self.get_logger().info(f"Fast DDS profile: {profile} (set FASTDDS_DEFAULT_PROFILES_FILE "
+                                   "to use another)")
+        for warning in transport_warnings(user_environment, self._compressed):
+            self.get_logger().warning(warning)
+
     def destroy_node(self) -> None:
         if hasattr(self, "_worker"):          # absent when __init__ failed (bad parameters)
             self._exchange.close()
@@ -516,6 +525,10 @@ class FarTrackNode(Node):
 
 
 def main(argv: Optional[list] = None) -> int:
+    # Before rclpy.init creates the participant: the shipped Fast DDS profile unless the user
+    # named one (fartrack_ros.ros.dds); the warnings judge the environment as the user set it.
+    user_environment = dict(os.environ)
+    profile = use_shipped_profile()
     rclpy.init(args=sys.argv if argv is None else argv)
     try:
         node = FarTrackNode()
@@ -524,6 +537,7 @@ def main(argv: Optional[list] = None) -> int:
         print(f"{NODE_NAME}: error: {exc}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
+    node.report_transport_settings(user_environment, profile)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:

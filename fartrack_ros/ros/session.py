@@ -40,9 +40,14 @@ def find_config_file(name: str) -> Path:
 
 
 def prepare_ros_environment(log_dir: Path) -> int:
-    """DDS settings for this process and its children (../shared/ros2-pip-wheels.md); returns
-    the domain id (the environment's, else a random one so that other runs stay apart)."""
+    """DDS settings for this process and its children (docs/ros.md): the shipped Fast DDS
+    profile unless one is set (shared memory for the frames under every discovery range), and
+    LARGE_DATA for a user's own profile that leaves the builtin transports on; returns the
+    domain id (the environment's, else a random one so that other runs stay apart)."""
+    from .dds import use_shipped_profile
+
     log_dir.mkdir(parents=True, exist_ok=True)
+    use_shipped_profile()
     os.environ.setdefault("ROS_LOG_DIR", str(log_dir))
     os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(100, 199)))

@@ -195,7 +195,7 @@ def share_dir(package: str) -> Path:
     ("Detection2DArray", "RIHS01_214274120007f4a683866481336b70310268cfa107aebe9d594a6acf75bda968"),
 ])
 def test_vision_msgs_type_hashes_equal_upstream(name, expected):
-    """Same hash = the same wire type as upstream vision_msgs 4.1.1 (shared guide, 1.5)."""
+    """Same hash = the same wire type as upstream vision_msgs 4.1.1."""
     description = json.loads((share_dir("vision_msgs") / "msg" / f"{name}.json").read_text())
     assert description["type_hashes"][0]["hash_string"] == expected
 
