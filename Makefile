@@ -28,11 +28,12 @@ PYTEST_ARGS ?= -q
 DEMO_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help env demo test bench clean distclean
+.PHONY: help env demo test lint bench clean distclean
 
 help:
 	@echo "make demo   - track a pedestrian in a real video through the ROS 2 node (out/demo/)"
-	@echo "make test   - run the test suite"
+	@echo "make test   - lint, then run the test suite"
+	@echo "make lint   - ruff check (rules in ruff.toml)"
 	@echo "make env    - create / refresh .venv (done by demo and test when needed)"
 	@echo "make bench  - node benchmark: images at 30 Hz into the running node (JSON)"
 	@echo "make clean  - remove build outputs and ROS logs (make distclean: also .venv and out/)"
@@ -42,8 +43,11 @@ env: $(STAMP)
 $(STAMP): $(ENV_INPUTS)
 	VENV=$(VENV) scripts/setup_env.sh
 
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
 # pytest exits 5 when it collected no tests (e.g. a fresh skeleton): reported, not a failure.
-test: $(STAMP)
+test: lint
 	@mkdir -p $(ROS_LOG_DIR)
 	@echo "ROS_DOMAIN_ID=$(ROS_DOMAIN_ID)"
 	@rc=0; FARTRACK_REQUIRE_ROS=1 $(PY) -m pytest $(PYTEST_ARGS) test || rc=$$?; \

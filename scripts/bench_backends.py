@@ -5,8 +5,8 @@ The machine is shared and noisy, so backends are timed in interleaved rounds (ea
 ``--frames`` frames of every backend in turn, plus a matmul rate measurement) and the median
 round counts ("best_round_*": the fastest round, closest to a quiet machine). Each backend lives
 in its own process so thread pools never compete, and every timed block starts after ``--settle``
-idle seconds, once the thread pools of the block before have stopped spinning. The fp32 bound uses the best matmul rate seen
-and the best round (both as on a quiet machine). The weights' values do
+idle seconds, once the thread pools of the block before have stopped spinning. The fp32 bound
+uses the best matmul rate seen and the best round (both as on a quiet machine). The weights' values do
 not change speed: without ``--weights`` a random sparse model is used. Also reports the measured
 fp32 matmul GFLOP/s and each backend's share of the fp32 bound (matmul GFLOP/s / GFLOP per frame).
 

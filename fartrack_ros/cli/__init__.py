@@ -19,6 +19,8 @@ SUBCOMMANDS = {
     "export": "export",
     "eval": "eval",
     "bench": "bench",
+    "compare": "compare",
+    "box-sizes": "box_sizes",
     "train": "train",
     "make-dataset": "make_dataset",
     "demo": "demo",

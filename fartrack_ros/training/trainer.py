@@ -505,7 +505,8 @@ class Trainer:
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         if state.get("stage") != self.cfg.stage:
             raise ValueError(f"{state_path}: a {state.get('stage')!r} run cannot resume as {self.cfg.stage!r}")
-        if state["batch_in_epoch"] and (state["world"], state["batch_size"]) != (self.ctx.world, self.cfg.optim.batch_size):
+        run_shape = (self.ctx.world, self.cfg.optim.batch_size)
+        if state["batch_in_epoch"] and (state["world"], state["batch_size"]) != run_shape:
             raise ValueError(f"{state_path}: stopped mid-epoch with {state['world']} ranks x batch "
                              f"{state['batch_size']}; resume with the same (or from an epoch end)")
         self.model.load_state_dict(state["model"], strict=True)

@@ -1,10 +1,8 @@
 """Model layout, token dropping == masking, and checkpoint loading (official + own format)."""
 import os
-import pickle
 import sys
 import types
 
-import numpy as np
 import pytest
 import torch
 

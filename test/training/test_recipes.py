@@ -220,10 +220,12 @@ def test_shipped_recipes_hold_the_official_values():
     frame = load_train_config(ROOT / "config/train/frame.yaml")
     distill = load_train_config(ROOT / "config/train/distill.yaml")
     sparse = load_train_config(ROOT / "config/train/sparse.yaml")
-    assert (frame.optim.lr, frame.optim.backbone_multiplier, frame.optim.grad_clip, frame.data.max_gap) == (4e-4, 0.1, 0.1, 300)
+    assert (frame.optim.lr, frame.optim.backbone_multiplier, frame.optim.grad_clip,
+            frame.data.max_gap) == (4e-4, 0.1, 0.1, 300)
     assert (distill.optim.lr, distill.optim.backbone_multiplier, distill.loss.kl_weight) == (4e-5, 1.0, 0.01)
     assert distill.loss.exit_depths == tuple(range(5, 16))
-    assert (sparse.optim.lr, sparse.optim.weight_decay, sparse.optim.grad_clip, sparse.loss.ce_weight) == (4e-6, 0.05, 100.0, 0.0)
+    assert (sparse.optim.lr, sparse.optim.weight_decay, sparse.optim.grad_clip,
+            sparse.loss.ce_weight) == (4e-6, 0.05, 100.0, 0.0)
     assert (sparse.data.clip_length, sparse.optim.batch_size, sparse.data.samples_per_epoch) == (32, 8, 1000)
     over = load_train_config(ROOT / "config/train/frame.yaml", ["optim.lr=1e-5", "run.output_dir=x"])
     assert over.optim.lr == 1e-5 and over.run.output_dir == "x"

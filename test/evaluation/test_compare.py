@@ -1,8 +1,7 @@
-"""The weight-comparison scripts (scripts/paired_ao.py, scripts/box_size_check.py) on small
+"""Comparing weights: ``fartrack compare`` (paired AO) and ``fartrack box-sizes`` on small
 hand-made eval outputs in the runner's GOT-10k layout."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -10,14 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from fartrack_ros.cli import main as fartrack
+from fartrack_ros.evaluation.compare import paired_ao
 
 
 def write_run(out: Path, dataset: Path, tracker: str, boxes: dict[str, np.ndarray],
@@ -58,8 +51,7 @@ def test_box_size_check_counts_oversized_boxes(tmp_path, dataset, capsys):
     video = tmp_path / "track.txt"
     np.savetxt(video, np.vstack([np.tile([0, 0, 10, 10], (100, 1)),
                                  np.tile([0, 0, 30, 30], (50, 1))]), delimiter=",")
-    box_size_check = load_script("box_size_check")
-    assert box_size_check.main(["--run", f"{report}:mine", "--video-results", str(video)]) == 0
+    assert fartrack(["box-sizes", "--run", f"{report}:mine", "--video-results", str(video)]) == 0
     out = json.loads(capsys.readouterr().out)
     run = out["runs"][0]
     assert run["frames"] == 8                   # the first frame of each sequence is skipped
@@ -68,25 +60,44 @@ def test_box_size_check_counts_oversized_boxes(tmp_path, dataset, capsys):
     assert out["videos"][0]["median_area_per_100_frames_x_initial"] == [1.0, 9.0]
 
 
-def test_box_size_check_names_missing_results(tmp_path, dataset):
+def test_box_size_check_names_missing_results(tmp_path, dataset, capsys):
     report = write_run(tmp_path / "run", dataset, "mine", {"S1": np.tile([1.0, 1, 1, 1], (5, 1))},
                        {"S1": 0.9, "S2": 0.5})           # S2 is in the report, not on disk
-    box_size_check = load_script("box_size_check")
-    with pytest.raises(SystemExit, match="S2"):
-        box_size_check.main(["--run", f"{report}:mine"])
-    with pytest.raises(SystemExit, match="no tracker 'other'"):
-        box_size_check.main(["--run", f"{report}:other"])
+    for run, message in ((f"{report}:mine", "missing results or ground truth for S2"),
+                         (f"{report}:other", "has no tracker 'other'"),
+                         (f"{tmp_path}/none.json:mine", "report not found")):
+        assert fartrack(["box-sizes", "--run", run]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err.startswith("fartrack box-sizes: error: ") and message in captured.err
+    assert fartrack(["box-sizes"]) == 2
+    assert "give at least one --run or --video-results" in capsys.readouterr().err
 
 
 def test_paired_ao_pools_splits(tmp_path, dataset, capsys):
     boxes = {"S1": np.ones((5, 4)), "S2": np.ones((5, 4))}
     a = write_run(tmp_path / "a", dataset, "mine", boxes, {"S1": 0.50, "S2": 0.40})
     b = write_run(tmp_path / "b", dataset, "csrt", boxes, {"S1": 0.30, "S2": 0.40})
-    paired_ao = load_script("paired_ao")
-    assert paired_ao.main(["--pair", f"{a}:mine", f"{b}:csrt",
-                           "--pair", f"{a}:mine", f"{a}:mine"]) == 0
+    assert fartrack(["compare", "--pair", f"{a}:mine", f"{b}:csrt",
+                     "--pair", f"{a}:mine", f"{a}:mine"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["sequences"] == 4
     assert out["mean_ao_diff"] == 5.0           # (20 + 0 + 0 + 0) / 4 AO points
     assert out["a_better_on"] == 1 and out["b_better_on"] == 0
     assert out["ci95"][0] <= 5.0 <= out["ci95"][1]
+
+
+def test_paired_ao_interval_and_errors(tmp_path, dataset):
+    boxes = {"S1": np.ones((5, 4)), "S2": np.ones((5, 4))}
+    a = write_run(tmp_path / "a", dataset, "mine", boxes, {"S1": 0.60, "S2": 0.50})
+    b = write_run(tmp_path / "b", dataset, "csrt", boxes, {"S1": 0.40, "S2": 0.20})
+    out = paired_ao([(f"{a}:mine", f"{b}:csrt")], resamples=200, seed=1)
+    assert out["mean_ao_diff"] == 25.0 and out["a_better_on"] == 2
+    assert 20.0 <= out["ci95"][0] <= out["ci95"][1] <= 30.0      # the mean of 2 of {20, 30}
+    assert out["splits"] == [{"a": f"{a}:mine", "b": f"{b}:csrt", "sequences": 2, "mean_ao_diff": 25.0}]
+    assert paired_ao([(f"{a}:mine", f"{b}:csrt")], resamples=200, seed=1) == out     # seeded
+    other = write_run(tmp_path / "c", dataset, "csrt", {"S3": np.ones((5, 4))}, {"S3": 0.1})
+    with pytest.raises(ValueError, match="share no sequence"):
+        paired_ao([(f"{a}:mine", f"{other}:csrt")])
+    with pytest.raises(ValueError, match="expected REPORT.json:TRACKER"):
+        paired_ao([(str(a), f"{b}:csrt")])
