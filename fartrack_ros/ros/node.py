@@ -12,6 +12,8 @@ Interfaces (names relative to the node; see README "ROS 2 node"):
   pub  ~/detections      vision_msgs/Detection2DArray, one per processed frame, header copied
   pub  ~/status          fartrack_ros/TrackStatus: state + diagnostics (fps, dropped, latency)
   pub  ~/debug_image     sensor_msgs/Image bgr8 overlay, drawn only while subscribed
+  pub  /diagnostics      diagnostic_msgs/DiagnosticArray once a second (state, fps, drops,
+                         latency, model, device, last error)
   srv  ~/set_target      fartrack_ros/SetTarget
   srv  ~/stop            std_srvs/Trigger
 
@@ -36,6 +38,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
+from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
@@ -50,6 +53,8 @@ from .conversions import (box_xywh_from_detection, compressed_msg_problem, compr
                           detection_array_from_result, image_msg_from_array, image_msg_problem,
                           image_msg_to_rgb, ns_to_stamp, scale_box_xywh, stamp_to_ns)
 from .dds import transport_warnings, use_shipped_profile
+from .diagnostics import STALE_INPUT_S, diagnostic_array
+from .diagnostics import summary as diagnostics_summary
 from .frames import FrameExchange, ReceivedFrame
 from .parameters import NODE_PARAMETERS, check_parameter, tracker_config_from_parameters
 from .stats import LatencyWindow, RateMeter
@@ -100,6 +105,7 @@ class StopCommand(WorkerCommand):
 class SwapTrackerCommand(WorkerCommand):
     tracker: Any = None
     description: str = ""
+    device: str = ""
 
 
 class FarTrackNode(Node):
@@ -132,6 +138,9 @@ class FarTrackNode(Node):
         self._rate = RateMeter()
         self._latency = LatencyWindow()
         self._last_status_ns = 0
+        self._last_frame_ns: Optional[int] = None     # arrival of the latest frame, any kind
+        self._model_summary = "not loaded"
+        self._device = p["device"]
         self._processing_ms = 0.0
         self._status_lock = threading.Lock()
 
@@ -157,6 +166,9 @@ class FarTrackNode(Node):
         self.create_service(SetTarget, "~/set_target", self._on_set_target, qos_profile=service_qos)
         self.create_service(Trigger, "~/stop", self._on_stop, qos_profile=service_qos)
         self.create_timer(1.0, self._publish_idle_status)
+        # the standard diagnostics topic (absolute: one per robot, whatever the namespace)
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(1.0, self._publish_diagnostics)
 
         self._worker = threading.Thread(target=self._worker_loop, name="fartrack_worker",
                                         daemon=True)
@@ -208,7 +220,8 @@ class FarTrackNode(Node):
             merged = {n: self.get_parameter(n).value for n in NODE_PARAMETERS}
             merged.update(values)
             try:
-                self._pending_tracker = (self._build_tracker(merged), self._model_description(merged))
+                self._pending_tracker = (self._build_tracker(merged), self._model_description(merged),
+                                         merged["device"])
             except (OSError, ValueError, RuntimeError) as exc:
                 return SetParametersResult(successful=False, reason=f"model not loaded: {exc}")
         return SetParametersResult(successful=True)
@@ -222,9 +235,10 @@ class FarTrackNode(Node):
             elif p.name == "class_id":
                 self._class_id = p.value
         if self._started and self._pending_tracker is not None:
-            tracker, description = self._pending_tracker
+            tracker, description, device = self._pending_tracker
             self._pending_tracker = None
-            self._exchange.put_command(SwapTrackerCommand(tracker, description))
+            self._exchange.put_command(SwapTrackerCommand(tracker=tracker, description=description,
+                                                          device=device))
 
     def _input_topic_name(self, image_topic: str) -> str:
         """The image topic; with compressed input, image_transport's convention: the base topic
@@ -254,8 +268,10 @@ class FarTrackNode(Node):
                 self.get_logger().warning("device 'cuda' requested but CUDA is not available; "
                                           "falling back to cpu")
                 values["device"] = "cpu"
+        self._device = values["device"]
         try:
             self._tracker = self._build_tracker(values)
+            self._model_summary = self._model_description(values)
         except (OSError, ValueError, RuntimeError) as exc:
             self._model_error = f"model not loaded: {exc}"
             self.get_logger().error(self._model_error + " (set the 'weights' parameter to a "
@@ -264,6 +280,7 @@ class FarTrackNode(Node):
     # ------------------------------------------------------------------ callbacks (executor)
     def _on_image(self, msg) -> None:
         stamp_ns = stamp_to_ns(msg.header.stamp)
+        self._last_frame_ns = self.get_clock().now().nanoseconds
         # Header checks only (no pixel work): a rejected frame never reaches the slot or the
         # frame history, so a stamped set_target can never pick it.
         problem = (compressed_msg_problem if self._compressed else image_msg_problem)(msg)
@@ -364,6 +381,7 @@ class FarTrackNode(Node):
         elif isinstance(command, SwapTrackerCommand):
             had_target = self._tracker is not None and self._tracker.is_initialized
             self._tracker, self._model_error = command.tracker, ""
+            self._model_summary, self._device = command.description, command.device
             self._drop_target()
             self.get_logger().info(f"model loaded: {command.description}"
                                    + ("; target dropped, set it again" if had_target else ""))
@@ -500,6 +518,34 @@ class FarTrackNode(Node):
             msg.latency_ms_p95 = float(p95 or 0.0)
             self._status_pub.publish(msg)
             self._last_status_ns = now_ns
+
+    def _publish_diagnostics(self) -> None:
+        now = self.get_clock().now()
+        with self._status_lock:
+            received, dropped = self._exchange.counts()
+            state = self._state_name()
+            p50, p95 = self._latency.percentiles()
+            last_error = self._model_error or self._last_error
+            since = (None if self._last_frame_ns is None
+                     else (now.nanoseconds - self._last_frame_ns) / 1e9)
+            fps = float(self._rate.rate()) if since is not None and since <= STALE_INPUT_S else 0.0
+            level, message = diagnostics_summary(state, since, fps, self._input_topic, last_error,
+                                                 self._track_id)
+            result = self._last_result
+            values = {
+                "state": state, "track_id": self._track_id if state in (TRACKING, LOST) else "",
+                "score": float(result.score) if result is not None else 0.0,
+                "processed_fps": fps, "frames_received": received,
+                "frames_processed": self._processed, "frames_dropped": dropped,
+                "frames_rejected": self._rejected,
+                "latency_ms_p50": float(p50 or 0.0), "latency_ms_p95": float(p95 or 0.0),
+                "processing_ms": float(self._processing_ms), "input_topic": self._input_topic,
+                "model": self._model_summary if self._tracker is not None else "not loaded",
+                "device": self._device, "last_error": last_error,
+            }
+        self._diagnostics_pub.publish(diagnostic_array(
+            now.to_msg(), f"{self.get_fully_qualified_name()}: tracker",
+            self.get_fully_qualified_name(), level, message, values))
 
     def _publish_idle_status(self) -> None:
         now_ns = self.get_clock().now().nanoseconds
