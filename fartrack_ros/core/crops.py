@@ -1,6 +1,6 @@
 """Square context crops around a box, exactly as the official tracker takes them.
 
-``sample_target`` mirrors the official ``processing_utils.sample_target`` (spec section 7.1):
+``sample_target`` mirrors the official ``processing_utils.sample_target``:
 side ``S = ceil(sqrt(w*h) * factor)``, origin rounded with Python's round-half-even, zero
 padding with the official right/bottom off-by-one (the last image row/column is dropped when the
 window reaches the edge), one bilinear ``cv2.resize`` on uint8. Only the area that lies inside the

@@ -1,4 +1,4 @@
-"""The coordinate vocabulary: 600 coordinate bins + 4 command ids + 1 padding id (spec section 4).
+"""The coordinate vocabulary: 600 coordinate bins + 4 command ids + 1 padding id.
 
 Coordinates are normalised to the search crop (0 and 1 are its edges) and live in [-0.5, 1.5].
 Two parity items of the official code are kept on purpose: quantisation and argmax decoding

@@ -1,6 +1,6 @@
 """FARTrack: one model class for every stage (frame / distill / sparse) and depth (15 / 10 / 6).
 
-Parameter names and shapes are those of the official state dicts (spec section 9), so official
+Parameter names and shapes are the official state dicts' (see test_official_parity.py), so official
 checkpoints load with ``strict=True``. The stage only switches which tensors exist (the sparse
 layout adds ``masknorm*``, ``pos_embed_z`` and ``prev_position_embeddings``) and which block norms
 run; the depth only decides how many blocks execute. Stored-but-unused tensors (cls token, MAE
@@ -143,7 +143,7 @@ class Block(nn.Module):
                 score_query: Optional[int | slice] = None, score_cols: Optional[slice] = None,
                 exact: bool = True) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         # The sparse model always runs its masknorms (eps 1e-5); norm1/norm2 hold stale distill
-        # weights there (spec trap 1).
+        # weights there (the official sparse model reads only the masknorms).
         if self.masked_norms:
             h1, h2 = (lambda t: self.masknorm1(t, exact)), (lambda t: self.masknorm2(t, exact))
         else:
@@ -187,7 +187,7 @@ class VisionTransformerBackbone(nn.Module):
         self.norm = nn.LayerNorm(d, eps=1e-6)
 
     def ordered_blocks(self, depth: int) -> list[Block]:
-        """Blocks executed at ``depth``: blocks 0.. then extension 0.. (spec 3.5)."""
+        """Blocks executed at ``depth``: blocks 0.. then extension 0.. (Tiny 12 + 3, Nano 10, Pico 6)."""
         return (list(self.blocks) + list(self.extension))[:depth]
 
 
@@ -212,7 +212,7 @@ class FARTrack(nn.Module):
         return self
 
     def reset_parameters(self) -> None:
-        """Fresh initialisation as the official stage-1 model (spec 8.1), without MAE weights."""
+        """Fresh initialisation as the official stage-1 model, without MAE weights."""
         bb = self.backbone
         nn.init.trunc_normal_(self.identity, std=0.02)
         for p in (bb.cls_token, bb.pos_embed, bb.pos_embed_z0, bb.pos_embed_z1, bb.pos_embed_x):
@@ -370,7 +370,7 @@ class FARTrack(nn.Module):
                             keep: Optional[torch.Tensor] = None, exact: bool = False):
         """Forward that also returns the search-centre attention to all templates, (B, 5, 49).
 
-        Used by the sparse training rollout (spec 6.4).
+        Used by the sparse training rollout, which prunes templates 0-3 each on its own.
         """
         if self.cfg.stage == "sparse":
             self.renorm_command_embeddings_()
@@ -383,7 +383,7 @@ class FARTrack(nn.Module):
 
 
 def prune_lowest(scores: torch.Tensor, fraction: float = 0.25) -> torch.Tensor:
-    """Keep mask (…, 49) bool: False for the ``floor(49 * fraction)`` lowest scores (spec 6.1)."""
+    """Keep mask (…, 49) bool: False for the ``floor(49 * fraction)`` lowest scores (official: 12 of 49)."""
     n = scores.shape[-1]
     k = math.floor(n * fraction)
     order = scores.argsort(dim=-1)
@@ -393,7 +393,8 @@ def prune_lowest(scores: torch.Tensor, fraction: float = 0.25) -> torch.Tensor:
 
 
 def count_parameters_used(cfg: ModelConfig) -> int:
-    """Parameters touched by inference at ``cfg.depth`` (spec 3.7 counts)."""
+    """Parameters touched by inference at ``cfg.depth``: Tiny 6,986,717, Nano 4,762,397 and Pico
+    2,982,941 of the official model's 7,057,373 (the rest is stored but never read)."""
     d, h = cfg.embed_dim, int(cfg.embed_dim * cfg.mlp_ratio)
     per_block = 2 * d + (3 * d * d + 3 * d) + (d * d + d) + 2 * d + (d * h + h) + (h * d + d)
     emb = (cfg.num_templates + 1) * d + 3 * cfg.patch_size ** 2 * d + d \

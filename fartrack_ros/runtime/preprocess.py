@@ -1,4 +1,4 @@
-"""Crop -> network input, shared by every backend (spec 7.2).
+"""Crop -> network input, shared by every backend (as the official tracker: RGB, ImageNet mean/std).
 
 The order is the official one (float, /255, -mean, /std) so fp32 backends see bit-identical inputs.
 """

@@ -26,11 +26,11 @@ FRESH_SCHEMES = ("official", "structured")
 class InitConfig:
     """Where the weights start. ``weights``: a checkpoint of the previous stage (own
     ``.safetensors`` or official ``.pth.tar``; distill starts from frame weights, sparse from
-    distill weights). ``mae``: an MAE / ViT-Tiny file for a fresh stage 1 (spec 8.1)."""
+    distill weights). ``mae``: an MAE / ViT-Tiny file for a fresh stage 1."""
 
     weights: Optional[str] = None
     mae: Optional[str] = None
-    # fresh weights (neither file given): "official" = the official random init (spec 8.1);
+    # fresh weights (neither file given): "official" = the official random init;
     # "structured" = Fourier position / coordinate-bin tables and mimetic query-key products
     # (training/init_weights.structured_init_), for training from scratch on a small budget
     fresh: str = "official"
@@ -66,7 +66,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """AdamW with the official 3 parameter groups (spec 8.2) and a StepLR per epoch."""
+    """AdamW with the official 3 parameter groups and a StepLR per epoch."""
 
     lr: float = 4e-4
     backbone_multiplier: float = 0.1

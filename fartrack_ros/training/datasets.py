@@ -3,7 +3,7 @@
 Every reader returns a :class:`TrackingDataset`: a list of :class:`Sequence` objects, each with
 its frames (read lazily, RGB uint8), one box per frame in ``xywh`` (float pixels, GOT-10k
 convention) and one visibility flag per frame. Visibility follows pytracking's readers, so the
-samplers of spec section 8 pick the same frames as the official code:
+training samplers pick the same frames as the official code:
 
 =============  ====================================================================================
 layout         a frame is visible when
@@ -188,7 +188,7 @@ class TrackingDataset:
     """A named, indexable collection of sequences.
 
     ``is_video`` is False for image datasets (COCO), whose "sequences" are single frames; the
-    samplers then repeat that frame for every template and search crop (spec 8.2).
+    samplers then repeat that frame for every template and search crop, as the official sampler does.
     """
 
     def __init__(self, name: str, sequences: Seq[Sequence] | None = None, is_video: bool = True):

@@ -2,9 +2,10 @@
 
 * :func:`load_previous_stage`: a checkpoint of an earlier stage (own ``.safetensors`` or an
   official ``.pth.tar``), mapped to this stage's layout with the checkpoint module's explicit
-  key map (frame/distill -> sparse copies ``normK`` into ``masknormK.norm``, spec 8.4). Loading
-  is strict: every tensor must match.
-* :func:`load_vit_pretrained`: an MAE / ViT-Tiny file for a fresh stage 1 (spec 8.1): the
+  key map (frame/distill -> sparse copies ``normK`` into ``masknormK.norm``, as the official
+  sparse stage starts). Loading is strict: every tensor must match.
+* :func:`load_vit_pretrained`: an MAE / ViT-Tiny file for a fresh stage 1, loaded as the
+  official stage 1 loads it: the
   12 ViT blocks, blocks 9-11 copied again into ``extension.0-2``, the patch embedding, the final
   norm, and the 14x14 positional table (cls entry dropped) resized bicubically to 7x7 for the
   template tables and kept at 14x14 for the search. Everything else keeps its fresh value.
@@ -94,7 +95,7 @@ def resize_pos_embed_grid(table: torch.Tensor, grid: int) -> torch.Tensor:
 
 
 def vit_state_for(model: FARTrack, vit: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Map ViT names (timm / MAE) to FARTrack parameter names (spec 8.1)."""
+    """Map ViT names (timm / MAE) to FARTrack parameter names."""
     cfg = model.cfg
     vit = {strip_wrapper_prefixes(k): v for k, v in vit.items()}
     out: dict[str, torch.Tensor] = {}

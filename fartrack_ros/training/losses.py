@@ -1,4 +1,4 @@
-"""Training losses of the three stages (spec 5, 8.2, 8.4, 8.6).
+"""Training losses of the three stages, as the official recipes compute them.
 
 * token cross-entropy over the 605-entry vocabulary, class weights 1 (coordinate bins) and
   0.1 (the 5 special ids), mean over the B*4 targets;
@@ -55,7 +55,8 @@ def token_cross_entropy(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Ten
 
 
 def siou_loss(pred_xyxy: torch.Tensor, target_xyxy: torch.Tensor) -> torch.Tensor:
-    """SIoU loss per box (spec 8.6): (..., 4) xyxy -> (...,). Take ``.mean()`` for the batch loss."""
+    """SIoU loss per box, as the official code computes it: (..., 4) xyxy -> (...,).
+    Take ``.mean()`` for the batch loss."""
     px0, py0, px1, py1 = pred_xyxy.unbind(-1)
     gx0, gy0, gx1, gy1 = target_xyxy.unbind(-1)
     pw, ph = px1 - px0, py1 - py0

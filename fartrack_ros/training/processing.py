@@ -1,4 +1,4 @@
-"""From sampled frames to network crops and targets (spec 8.2 "Processing" and "Augmentation").
+"""From sampled frames to network crops and targets.
 
 Stage 1 / 2, in the official order (STARK / OSTrack processing):
 

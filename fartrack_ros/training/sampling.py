@@ -1,4 +1,4 @@
-"""Which frames a training sample uses (spec 8.2 and 8.4).
+"""Which frames a training sample uses, as the official samplers pick them.
 
 * :class:`CausalFrameSampler`: stage 1 / 2 (``TrackingSampler`` in "causal" mode): 5 template
   frames and 1 search frame, the search strictly after the templates. Slot 0 is the base
@@ -73,7 +73,7 @@ class FramePick:
 
 
 class CausalFrameSampler:
-    """Stage 1 / 2 frame sampler (spec 8.2).
+    """Stage 1 / 2 frame sampler.
 
     A sequence is usable when it has more than ``2 * (templates + searches)`` visible frames and
     at least 20 frames; image datasets (COCO) always are, and repeat their single frame.
@@ -138,7 +138,7 @@ class ClipPick:
 
 
 class ClipSampler:
-    """Stage 3 clip sampler (spec 8.4, ``sequence_sampler_v3`` with ``INTERVAL_PROB`` 0).
+    """Stage 3 clip sampler (official ``sequence_sampler_v3`` with ``INTERVAL_PROB`` 0).
 
     A sequence is usable with more than ``2 * (clip + templates)`` visible frames and at least
     ``clip + templates`` frames. Templates: ``num_templates`` visible frames in

@@ -1,4 +1,4 @@
-"""The three training recipes over one model class (spec 5, 8.2, 8.4).
+"""The three official training recipes over one model class.
 
 * ``frame``: 5 templates + 1 search per sample; 2 * token CE + 2 * SIoU.
 * ``distill``: the same samples; CE + SIoU at every exit (e.g. depths 5..15) and a KL of each
@@ -50,7 +50,7 @@ from .processing import ClipSample
 from .sampling import CausalFrameSampler, ClipSampler, DatasetMixture
 
 STATE_SUFFIX = ".train_state.pt"
-# name fragments of the backbone parameters that keep the full LR (spec 8.2, group 3)
+# name fragments of the backbone parameters that keep the full LR (the official third group)
 FULL_LR_FRAGMENTS = ("output_bias", "embeddings", "extension")
 
 
@@ -128,7 +128,7 @@ def all_reduce_mean(values: dict[str, float], ctx: DistContext) -> dict[str, flo
 # --------------------------------------------------------------------------- optimiser
 
 def parameter_groups(model: FARTrack, lr: float, backbone_multiplier: float) -> list[dict]:
-    """The official 3 AdamW groups (spec 8.2): non-backbone at LR; backbone at LR x multiplier,
+    """The official 3 AdamW groups: non-backbone at LR; backbone at LR x multiplier,
     except names containing output_bias / embeddings / extension, which keep the full LR."""
     outside, backbone_main, backbone_full = [], [], []
     for name, p in model.named_parameters():
@@ -147,7 +147,8 @@ def parameter_groups(model: FARTrack, lr: float, backbone_multiplier: float) -> 
 
 
 def unused_parameter_names(model: FARTrack, max_depth: int) -> list[str]:
-    """Stored tensors the stage's forward never reads (spec 3.7); frozen so DDP sees no unused ones."""
+    """Stored tensors the stage's forward never reads (cls token, unused position tables, the
+    norms the masknorms replace); frozen so DDP sees no unused ones."""
     cfg = model.cfg
     names = ["backbone.cls_token", "backbone.pos_embed", "backbone.pos_embed_z1"]
     if cfg.stage == "sparse":
@@ -192,7 +193,7 @@ def rollout_clips(model: FARTrack, clips: list[ClipSample], templates: torch.Ten
     """Track every clip from its first ground-truth box with the model's own predictions.
 
     ``templates``: normalised (B, T, 3, t, t). The first tracked frame runs unmasked and
-    prunes the lowest-attention quarter of each template except the newest (spec 6.4); that
+    prunes the lowest-attention quarter of each template except the newest (as the official training branch); that
     mask is held for the rest of the clip.
     """
     from ..core.boxes import iou_xywh

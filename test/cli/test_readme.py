@@ -7,6 +7,7 @@ import re
 import shlex
 import subprocess
 
+import pytest
 from cli_data import ROOT
 
 from fartrack_ros.cli import build_parser, join_negative_values
@@ -68,6 +69,15 @@ def test_manual_has_no_diary_or_outside_references():
         assert not re.search(pattern, README, re.I), pattern
 
 
+# Files whose owners still have to replace references to the specification they were written
+# from by the reason, in their own words. Remove a name once its file is clean; add none.
+OUTSIDE_REFERENCES_LEFT = {"fartrack_ros/config.py", "fartrack_ros/model/checkpoint.py",
+                           "fartrack_ros/runtime/backends/torch_backends.py",
+                           "fartrack_ros/runtime/tracker.py", "test/model/data/README.md"}
+OUTSIDE_REFERENCE = re.compile(r"\.\./shared\b|/work/shared|\bthe workplace\b|fartrack-spec"
+                               r"|\bspec (sections?|trap|App\b|\d)|\bspec: `")
+
+
 def test_no_file_points_outside_the_repository():
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
                            check=True).stdout.split()
@@ -80,6 +90,14 @@ def test_no_file_points_outside_the_repository():
             text = path.read_text()
         except UnicodeDecodeError:
             continue
-        if re.search(r"\.\./shared\b|\bthe workplace\b", text):
+        if (OUTSIDE_REFERENCE.search(text) and name not in OUTSIDE_REFERENCES_LEFT
+                and name != "test/cli/test_readme.py"):          # its examples of what is refused
             offenders.append(name)
     assert offenders == []
+
+
+@pytest.mark.parametrize("text", ["see ../shared/guide.md", "as in /work/shared/x", "(spec 6.3)",
+                                  "spec section 7", "spec trap 1", "(spec App. B)", "spec: `5d3e4b9`"])
+def test_outside_references_are_recognised(text):
+    assert OUTSIDE_REFERENCE.search(text)
+    assert not OUTSIDE_REFERENCE.search("for spec in specs: build_eval_tracker(spec)")

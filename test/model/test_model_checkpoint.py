@@ -17,7 +17,7 @@ from fartrack_ros.model.fartrack import SEARCH_CENTRE_TOKEN, FARTrack, count_par
 def sparse_model():
     torch.manual_seed(0)
     m = FARTrack(ModelConfig(stage="sparse", depth=15)).eval()
-    with torch.no_grad():          # non-trivial norms and embeddings with norm > 1 (spec App. B)
+    with torch.no_grad():          # non-trivial norms and embeddings with norm > 1
         m.backbone.word_embeddings.weight.normal_()
         m.backbone.output_bias.normal_(std=0.5)
         for name, p in m.named_parameters():

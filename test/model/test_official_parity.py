@@ -46,7 +46,7 @@ _BLOCK_TENSORS = (
 
 
 def official_sparse_layout() -> list[tuple[str, tuple[int, ...]]]:
-    """The 255 tensors of an official ``FARTrackSparse`` state dict, in its order (spec 9.2)."""
+    """The 255 tensors of an official ``FARTrackSparse`` state dict, in its order."""
     d = EMBED_DIM
     layout = [
         ("identity", (1, 6, d)), ("backbone.output_bias", (605,)),

@@ -1,4 +1,4 @@
-"""Samplers, processing and losses of the training recipes (spec 5, 8.2, 8.4, 8.6)."""
+"""Samplers, processing and losses of the training recipes."""
 from __future__ import annotations
 
 import math

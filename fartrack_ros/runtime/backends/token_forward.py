@@ -3,7 +3,7 @@ the 4x605 logits and the slot-4 sparsification score out.
 
 Used by the ``torch`` backend (CPU eager, CUDA half precision with CUDA graphs) and exported to
 ONNX (``fartrack_ros.runtime.export``). Same mathematics as ``FARTrack.forward_tokens`` with the
-pruned template tokens dropped (spec 6.3), plus one exact shortcut: the head reads only the 4
+pruned template tokens dropped (exact: docs/performance.md), plus one exact shortcut: the head reads only the 4
 command tokens, so the **last** block computes keys and values for every token but queries,
 attention output, projection and MLP only for the 4 command rows (and the query of the search
 centre row, whose attention feeds the sparsification score). That removes most of one block's
