@@ -12,6 +12,8 @@ Interfaces (names relative to the node; see README "ROS 2 node"):
   pub  ~/detections      vision_msgs/Detection2DArray, one per processed frame, header copied
   pub  ~/status          fartrack_ros/TrackStatus: state + diagnostics (fps, dropped, latency)
   pub  ~/debug_image     sensor_msgs/Image bgr8 overlay, drawn only while subscribed
+  sub  camera_info       sensor_msgs/CameraInfo (camera_info_topic) for the bearing
+  pub  ~/target_bearing  geometry_msgs/Vector3Stamped: unit ray to the box centre, optical frame
   pub  /diagnostics      diagnostic_msgs/DiagnosticArray once a second (state, fps, drops,
                          latency, model, device, last error)
   srv  ~/set_target      fartrack_ros/SetTarget
@@ -25,6 +27,7 @@ import os
 import sys
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -39,7 +42,8 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from diagnostic_msgs.msg import DiagnosticArray
-from sensor_msgs.msg import CompressedImage, Image
+from geometry_msgs.msg import Vector3Stamped
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 from vision_msgs.msg import Detection2D, Detection2DArray
@@ -52,6 +56,7 @@ from ..runtime.visualize import draw_track_overlay
 from .conversions import (box_xywh_from_detection, compressed_msg_problem, compressed_msg_to_rgb,
                           detection_array_from_result, image_msg_from_array, image_msg_problem,
                           image_msg_to_rgb, ns_to_stamp, scale_box_xywh, stamp_to_ns)
+from .bearing import CameraModel, azimuth_elevation
 from .dds import transport_warnings, use_shipped_profile
 from .diagnostics import STALE_INPUT_S, diagnostic_array
 from .diagnostics import summary as diagnostics_summary
@@ -69,6 +74,7 @@ SUPERSEDED = "superseded by a newer request before it was applied (the newest on
 # A stamped set_target may arrive before the frame it names (request and images travel on
 # different topics): the worker waits this long for a stamp newer than every frame it holds.
 STAMPED_FRAME_WAIT_S = 1.0
+CAMERA_INFO_HISTORY = 30
 # Parameters every rclpy node accepts besides ours (and qos_overrides.* prefixes).
 _ROS_OWN_PARAMETERS = {"use_sim_time", "start_type_description_service"}
 
@@ -157,6 +163,16 @@ class FarTrackNode(Node):
             CompressedImage if self._compressed else Image, topic, self._on_image, qos)
         self._input_topic = self._image_sub.topic_name
         self._target_sub = self.create_subscription(Detection2D, "~/target", self._on_target, 10)
+        self._camera_infos: OrderedDict[int, CameraInfo] = OrderedDict()   # by stamp, newest last
+        self._camera_info_lock = threading.Lock()
+        self._bearing: Optional[tuple] = None          # (azimuth, elevation) of the last frame
+        self._bearing_problem = ""
+        self._camera_info_topic = self._camera_info_topic_name(p["camera_info_topic"])
+        if self._camera_info_topic:
+            # best effort matches reliable and best-effort camera drivers alike
+            self.create_subscription(CameraInfo, self._camera_info_topic, self._on_camera_info,
+                                     QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT))
+        self._bearing_pub = self.create_publisher(Vector3Stamped, "~/target_bearing", 10)
         self._detections_pub = self.create_publisher(Detection2DArray, "~/detections", 10)
         self._status_pub = self.create_publisher(TrackStatus, "~/status", 10)
         self._debug_pub = self.create_publisher(Image, "~/debug_image", 1)
@@ -251,6 +267,15 @@ class FarTrackNode(Node):
             return sub_topic                     # remapped explicitly: create_subscription does it
         return self.resolve_topic_name(image_topic).rstrip("/") + "/compressed"
 
+    def _camera_info_topic_name(self, parameter: str) -> str:
+        """'' = image_transport's convention: camera_info beside the (remapped) image topic."""
+        if parameter.strip().lower() == "none":
+            return ""
+        if parameter.strip():
+            return parameter
+        image = self.resolve_topic_name(self.get_parameter("image_topic").value)
+        return image.rsplit("/", 1)[0] + "/camera_info"
+
     @staticmethod
     def _model_description(values) -> str:
         return (f"{values['variant']} on {values['device']}, weights "
@@ -289,6 +314,23 @@ class FarTrackNode(Node):
             self._reject_frame(stamp_ns, problem)
             return
         self._exchange.put_frame(ReceivedFrame(msg, stamp_ns, self.get_clock().now().nanoseconds))
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        with self._camera_info_lock:
+            stamp_ns = stamp_to_ns(msg.header.stamp)
+            self._camera_infos.pop(stamp_ns, None)
+            self._camera_infos[stamp_ns] = msg
+            while len(self._camera_infos) > CAMERA_INFO_HISTORY:
+                self._camera_infos.popitem(last=False)
+
+    def _camera_info_for(self, header) -> Optional[CameraInfo]:
+        """The CameraInfo with the image's stamp, else the newest one (calibration rarely
+        changes; drivers stamp both alike, but not every driver)."""
+        with self._camera_info_lock:
+            info = self._camera_infos.get(stamp_to_ns(header.stamp))
+            if info is None and self._camera_infos:
+                info = next(reversed(self._camera_infos.values()))
+            return info
 
     def _reject_frame(self, stamp_ns: int, reason: str) -> None:
         with self._status_lock:
@@ -433,11 +475,42 @@ class FarTrackNode(Node):
                 "box_xywh": self._init_box, "exact": exact, "frame_stamp_ns": frame.stamp_ns,
                 "track_id": self._track_id}
 
+    def _publish_bearing(self, header, box_xywh, image_wh) -> None:
+        """Unit ray through the box centre on ~/target_bearing (header of the image: its stamp
+        and optical frame); azimuth/elevation for ~/status. A missing or unusable CameraInfo
+        is reported once in last_error; the node keeps tracking."""
+        info = self._camera_info_for(header)
+        problem = "" if info is not None else f"no CameraInfo received on {self._camera_info_topic}"
+        if info is not None:
+            if info.header.frame_id and header.frame_id and info.header.frame_id != header.frame_id:
+                problem = (f"CameraInfo frame_id {info.header.frame_id!r} does not match the "
+                           f"image frame_id {header.frame_id!r}")
+            else:
+                model = CameraModel(k=tuple(info.k), d=tuple(info.d),
+                                    distortion_model=info.distortion_model, width=info.width,
+                                    height=info.height, binning=(info.binning_x, info.binning_y),
+                                    roi=(info.roi.x_offset, info.roi.y_offset, info.roi.width,
+                                         info.roi.height))
+                problem = model.problem() or model.matches_image(*image_wh) or ""
+        if problem:
+            if problem != self._bearing_problem:
+                self._set_error(f"no bearing: {problem}")
+            self._bearing_problem = problem
+            return
+        self._bearing_problem = ""
+        x, y, w, h = box_xywh
+        ray = model.ray(x + w / 2.0, y + h / 2.0)
+        msg = Vector3Stamped(header=header)
+        msg.vector.x, msg.vector.y, msg.vector.z = ray
+        self._bearing_pub.publish(msg)
+        self._bearing = azimuth_elevation(ray)
+
     def _drop_target(self) -> None:
         if self._tracker is not None:
             self._tracker.reset()
         self._init_stamp_ns = self._init_box = None
         self._last_result = None
+        self._bearing = None
 
     def _set_error(self, message: str) -> None:
         self._last_error = message
@@ -473,6 +546,9 @@ class FarTrackNode(Node):
         self._last_result = result
         self._detections_pub.publish(
             detection_array_from_result(header, result, self._track_id, self._class_id))
+        self._bearing = None
+        if result is not None and result.state == TRACKING and self._camera_info_topic:
+            self._publish_bearing(header, result.box_xywh, (width, height))
 
         now_ns = self.get_clock().now().nanoseconds
         reference_ns = frame.stamp_ns or frame.received_ns
@@ -513,6 +589,9 @@ class FarTrackNode(Node):
                 box = result.box_xywh if result is not None else self._init_box
                 msg.score = float(result.score) if result is not None else 1.0
                 msg.x, msg.y, msg.width, msg.height = (float(v) for v in box)
+            if self._bearing is not None and name == TRACKING:
+                msg.bearing_valid = True
+                msg.azimuth, msg.elevation = self._bearing
             p50, p95 = self._latency.percentiles()
             msg.latency_ms_p50 = float(p50 or 0.0)
             msg.latency_ms_p95 = float(p95 or 0.0)

@@ -51,6 +51,10 @@ NODE_PARAMETERS: dict[str, NodeParameter] = {p.name: p for p in (
                   read_only=True, choices=QOS_RELIABILITIES),
     NodeParameter("frame_history", 30, "recent frames kept so that set_target can initialise "
                   "on the frame the box was drawn on", read_only=True, int_range=(1, 300)),
+    NodeParameter("camera_info_topic", "", "sensor_msgs/CameraInfo topic for the target's "
+                  "bearing (~/target_bearing, azimuth/elevation in ~/status); empty = "
+                  "camera_info beside the remapped image topic (image_transport's convention), "
+                  "'none' = no bearing", read_only=True),
     NodeParameter("debug_image", True, "publish ~/debug_image (box, score, state, FPS) while "
                   "someone subscribes to it"),
     NodeParameter("class_id", "target", "class_id of the published hypothesis"),
