@@ -196,6 +196,25 @@ def tie_template_pos_embeds(state: dict) -> dict:
     return out
 
 
+def tie_to_trained_template_pos_embed(state: dict) -> dict:
+    """Own state dict -> the official one-table form: ``pos_embed_z`` and ``pos_embed_z1`` become
+    copies of ``pos_embed_z0``, the table this project's forward (and training) reads.
+
+    The official model holds the three as one tensor, so training moves them together and any
+    of them loaded last is the trained one. This project keeps three tensors and trains only
+    ``pos_embed_z0``; written without this tie, a file would run the official model with a stale
+    ``pos_embed_z1``.
+    """
+    trained = state.get("backbone.pos_embed_z0")
+    if trained is None:
+        return state
+    out = dict(state)
+    for name in ALIASED_TEMPLATE_POS_EMBEDS:
+        if name in out and name != "backbone.pos_embed_z0":
+            out[name] = trained.clone()
+    return out
+
+
 def official_to_stage(state: dict, source_stage: str, target_stage: str) -> dict:
     """Explicit key map between official layouts.
 
@@ -242,6 +261,7 @@ def save_weights(path: str | Path, model: FARTrack, extra: Optional[dict] = None
     state = {k: (v.detach().to("cpu", dtype or v.dtype) if v.is_floating_point()
                  else v.detach().cpu()).contiguous()
              for k, v in model.state_dict().items()}
+    state = tie_to_trained_template_pos_embed(state)
     meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
             "model_config": json.dumps(config_to_dict(model.cfg))}
     if extra:
@@ -356,3 +376,68 @@ def convert_official(src: str | Path, dst: str | Path) -> Path:
     return save_weights(dst, model, extra={"converted_from": Path(src).name,
                                            "net_type": meta.get("net_type"),
                                            "epoch": meta.get("epoch")})
+
+
+OFFICIAL_NET_TYPE_OF_STAGE = {stage: net_type for net_type, stage in OFFICIAL_NET_TYPES.items()}
+
+
+def export_official(src: str | Path, dst: str | Path) -> Path:
+    """Any weights file -> the official ``.pth.tar`` layout (``{'net': state dict, 'net_type'}``).
+
+    The official model code loads the result with its own strict ``load_state_dict`` and runs it
+    as this project does: all 15 blocks stored (the variant picks the depth), float32, command
+    embeddings renormed, and ``pos_embed_z`` / ``_z0`` / ``_z1`` all holding the trained table
+    (``tie_to_trained_template_pos_embed``), since the official model keeps whichever is loaded
+    last. Written without pickling anything but tensors, strings and dicts.
+    """
+    from collections import OrderedDict
+
+    state, cfg, meta = load_weights(src)
+    model = FARTrack(ModelConfig(**{**config_to_dict(cfg), "depth": cfg.total_blocks}))
+    check_state_dict(model, state, str(src))
+    model.load_state_dict(state, strict=True)
+    model.renorm_command_embeddings_()
+    tied = tie_to_trained_template_pos_embed(
+        {k: v.detach().to("cpu", torch.float32).clone() for k, v in model.state_dict().items()})
+    checkpoint = {"net": OrderedDict((k, tied[k]) for k in model.state_dict()),
+                  "net_type": OFFICIAL_NET_TYPE_OF_STAGE[cfg.stage],
+                  "converted_from": Path(src).name}
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with replaced_atomically(dst) as tmp:
+        torch.save(checkpoint, tmp)
+    return dst
+
+
+def repair_weights_file(path: str | Path, out: Optional[str | Path] = None) -> float:
+    """Make an own ``.safetensors`` file consistent with the official model: ``pos_embed_z`` and
+    ``pos_embed_z1`` get the trained ``pos_embed_z0`` (every other tensor, the dtype and the
+    metadata are kept byte for byte). Writes ``out`` (default: ``path`` itself, atomically).
+
+    Returns the largest difference that was repaired (0.0: the file was consistent). The boxes
+    of this project's tracker do not change (it reads ``pos_embed_z0`` only); the official code
+    then runs the file with the trained table instead of a stale one.
+    """
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file (corrupt?): {exc}") from None
+    if meta.get("format") != FORMAT_NAME or "backbone.pos_embed_z0" not in state:
+        raise CheckpointError(f"{path}: not a fartrack_ros weights file with pos_embed_z0")
+    trained = state["backbone.pos_embed_z0"]
+    fixed = max((float((state[k].float() - trained.float()).abs().max())
+                 for k in ALIASED_TEMPLATE_POS_EMBEDS if k in state), default=0.0)
+    state = tie_to_trained_template_pos_embed(state)
+    target = Path(out) if out is not None else path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with replaced_atomically(target) as tmp:
+        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata=meta)
+    return fixed

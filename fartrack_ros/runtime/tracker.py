@@ -25,7 +25,7 @@ import torch
 from ..config import ModelConfig, TrackerConfig
 from ..core.boxes import clip_box_xywh, validate_box_xywh
 from ..core.crops import box_cxcywh_from_crop, sample_target
-from ..core.tokenizer import coordinate_confidence, decode_argmax, decode_sparse
+from ..core.tokenizer import coordinate_confidence
 from ..core.types import LOST, TRACKING, TrackResult
 from .backends import InferenceBackend, create_backend
 
@@ -97,15 +97,8 @@ class FARTrackTracker:
         keeps = [self._masks.get(i) for i in self._slots]
         out = self.backend.infer(templates, keeps, search)
 
-        coords = decode_sparse(out.logits) if self.sparse else decode_argmax(out.logits)
-        # xyxy -> cxcywh exactly as the official code (an aliased tensor: w and h are written
-        # first, then cx = x0 + w / 2), in float32, then scaled to image pixels
-        x0, y0, x1, y1 = coords.astype(np.float32)
-        w, h = x1 - x0, y1 - y0
-        two = np.float32(2)
-        cxcywh = np.array([x0 + w / two, y0 + h / two, w, h], dtype=np.float32)
-        pred = cxcywh * np.float32(cfg.search_size) / np.float32(window.resize_factor)
-        pred = [float(v) for v in pred]
+        # decode (mean of argmax and expectation estimates), xyxy -> cxcywh, crop -> image pixels
+        pred = self.backend.decode_box(out.logits, window.resize_factor)
         box = box_cxcywh_from_crop(pred, self.state, window.resize_factor, cfg.search_size)
         self.state = clip_box_xywh(box, height, width, margin=10)
 

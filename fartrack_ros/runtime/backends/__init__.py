@@ -48,6 +48,14 @@ class InferenceBackend:
         """One forward: 5 template handles (slot order), their keep masks, the search crop."""
         raise NotImplementedError
 
+    def decode_box(self, logits: np.ndarray, resize_factor: float) -> list[float]:
+        """Logits of ``infer`` -> [cx, cy, w, h] in image pixels from the search crop's origin.
+
+        NumPy float32 here; the ``reference`` backend runs the official PyTorch operations.
+        """
+        from .decode import decode_box_numpy
+        return decode_box_numpy(logits, resize_factor, self.cfg.search_size, self.sparse)
+
 
 _REGISTRY: dict[str, Callable[..., InferenceBackend]] = {}
 # name -> module that registers it (imported lazily so optional deps stay optional)

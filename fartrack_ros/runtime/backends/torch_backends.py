@@ -3,6 +3,7 @@
 ``reference``: what the official code does, in eager PyTorch: every frame re-embeds all 5
 template crops, runs the full 445-token sequence with a boolean key mask and explicit attention
 (softmax(q k^T * 0.125)), and reads the sparsification row from the attention probabilities.
+Its box decode is the official PyTorch decode (``decode.decode_box_official``).
 
 ``torch``: the same mathematics, faster (``token_forward.TokenForward``). Each template is
 embedded once when it is cropped; pruned template tokens are dropped instead of masked (397
@@ -25,6 +26,7 @@ import torch
 from ...model.fartrack import SEARCH_CENTRE_TOKEN, FARTrack, prune_lowest
 from ..preprocess import Normalizer
 from . import BackendOutput, InferenceBackend, register_backend
+from .decode import decode_box_official
 from .inputs import (TemplateEmbedding, TemplateTokenBuffers, TorchCropNormalizer,
                      assemble_template_tokens, template_token_count)
 from .token_forward import TemplateEmbed, TokenForward
@@ -62,6 +64,13 @@ class ReferenceBackend(InferenceBackend):
             score_cols=slice(self.nz - n_t, self.nz), exact=True)
         keep4 = prune_lowest(score[0]).cpu().numpy() if self.sparse else None
         return BackendOutput(logits[0].float().cpu().numpy(), keep4)
+
+    def decode_box(self, logits: np.ndarray, resize_factor: float) -> list[float]:
+        """The official decode operation for operation (sparse stage): whole tracks then equal
+        the official ones bit for bit, not only to a fraction of a pixel."""
+        if not self.sparse:
+            return super().decode_box(logits, resize_factor)
+        return decode_box_official(logits, resize_factor, self.cfg.search_size)
 
 
 @register_backend("torch")
