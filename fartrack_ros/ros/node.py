@@ -23,6 +23,7 @@ Run: python -m fartrack_ros.ros.node --ros-args --params-file config/cpu_drone.y
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -480,7 +481,10 @@ class FarTrackNode(Node):
         and optical frame); azimuth/elevation for ~/status. A missing or unusable CameraInfo
         is reported once in last_error; the node keeps tracking."""
         info = self._camera_info_for(header)
-        problem = "" if info is not None else f"no CameraInfo received on {self._camera_info_topic}"
+        if info is None:         # no camera info published: no bearing, nothing to report
+            self._bearing_problem = f"no CameraInfo received on {self._camera_info_topic}"
+            return
+        problem = ""
         if info is not None:
             if info.header.frame_id and header.frame_id and info.header.frame_id != header.frame_id:
                 problem = (f"CameraInfo frame_id {info.header.frame_id!r} does not match the "
@@ -621,6 +625,10 @@ class FarTrackNode(Node):
                 "processing_ms": float(self._processing_ms), "input_topic": self._input_topic,
                 "model": self._model_summary if self._tracker is not None else "not loaded",
                 "device": self._device, "last_error": last_error,
+                "bearing": ("" if not self._camera_info_topic else
+                            self._bearing_problem or (f"azimuth {math.degrees(self._bearing[0]):.2f} deg, "
+                                                      f"elevation {math.degrees(self._bearing[1]):.2f} deg"
+                                                      if self._bearing else "")),
             }
         self._diagnostics_pub.publish(diagnostic_array(
             now.to_msg(), f"{self.get_fully_qualified_name()}: tracker",

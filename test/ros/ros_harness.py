@@ -115,6 +115,16 @@ def random_weights(tmp_path_factory) -> str:
     return _random_weights
 
 
+@pytest.fixture(scope="module")
+def default_weights():
+    """The shipped default weights (real tracking); the test is skipped where there are none."""
+    from fartrack_ros.weights import default_weights_path
+    try:
+        return default_weights_path()
+    except FileNotFoundError as exc:
+        pytest.skip(f"no default weights yet: {exc}")
+
+
 @pytest.fixture
 def start_node(tmp_path):
     """start_node(parameters, ...) -> a running NodeProcess; stopped after the test."""

@@ -4,7 +4,7 @@ simulated camera whose target moves from the right of the image to the left."""
 from __future__ import annotations
 
 # First: skips this module where ROS is missing; fixtures come from here too.
-from ros_harness import DOMAIN_ID, NodeProcess, start_node  # noqa: F401 (fixtures)
+from ros_harness import DOMAIN_ID, NodeProcess, default_weights, start_node  # noqa: F401 (fixtures)
 
 import sys
 import threading
@@ -38,15 +38,6 @@ LIMITS = FollowLimits(yaw_gain=2.0, max_yaw_rate=0.8, target_box_height=100.0, f
 def test_follow_command(state, valid, azimuth, height, age, expected):
     forward, yaw = follow_command(state, valid, azimuth, height, age, LIMITS)
     assert (forward, yaw) == (pytest.approx(expected[0]), pytest.approx(expected[1]))
-
-
-@pytest.fixture(scope="module")
-def default_weights():
-    from fartrack_ros.weights import default_weights_path
-    try:
-        return default_weights_path()
-    except FileNotFoundError as exc:
-        pytest.skip(f"no default weights yet: {exc}")
 
 
 def test_follower_turns_towards_the_moving_target_and_stops(start_node, default_weights, tmp_path):

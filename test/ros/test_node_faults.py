@@ -144,7 +144,9 @@ def test_compressed_input_follows_the_remapped_image_topic(start_node, random_we
         assert client.wait_for_node(60), f"{node.output()}\n{client.discovery_report()}"
         assert client.wait_for(lambda: publisher.get_subscription_count() > 0, 15), \
             f"nothing subscribes to {full_topic}:\n{node.output()}"
-        assert f"listening on {full_topic} (CompressedImage" in node.output()
+        # the start-up line may follow the services' discovery by a moment under load
+        assert client.wait_for(lambda: f"listening on {full_topic} (CompressedImage" in node.output(),
+                               10), node.output()
         stamp_ns = 0
         for i in range(20):     # best effort: send until one frame is processed
             stamp_ns = client.now_ns()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # First: skips this module where ROS is missing; fixtures come from here too.
-from ros_harness import DOMAIN_ID, start_node  # noqa: F401 (fixtures)
+from ros_harness import DOMAIN_ID, default_weights, start_node  # noqa: F401 (fixtures)
 
 import time
 
@@ -16,15 +16,6 @@ from fartrack_ros.ros.camera import SyntheticScene
 from fartrack_ros.ros.client import TrackerClient
 from fartrack_ros.ros.conversions import (box_xywh_from_detection, image_msg_from_array,
                                           ns_to_stamp)
-
-
-@pytest.fixture(scope="module")
-def default_weights():
-    from fartrack_ros.weights import default_weights_path
-    try:
-        return default_weights_path()
-    except FileNotFoundError as exc:
-        pytest.skip(f"no default weights yet: {exc}")
 
 
 def test_boxes_follow_the_moving_target(start_node, default_weights):
