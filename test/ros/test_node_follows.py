@@ -8,7 +8,6 @@ from ros_harness import DOMAIN_ID, default_weights, start_node  # noqa: F401 (fi
 import time
 
 import numpy as np
-import pytest
 from std_msgs.msg import Header
 
 from fartrack_ros.core.boxes import iou_xywh
