@@ -334,7 +334,12 @@ def test_runtime_parameters_apply(running, scene):
     array = wait_for_detection(client, stamps[-1])
     assert array.detections[0].results[0].hypothesis.class_id == "person"
     assert set_parameter(client, "lost_threshold", 1.0).successful   # every score counts as lost
-    stamps = Publisher(client, scene).publish(2)
+    # the tracker may wait a few frames below the threshold before it says lost (hysteresis)
+    pub = Publisher(client, scene)
+    for _ in range(20):
+        stamps = pub.publish(1)
+        if wait_for_detection(client, stamps[-1]).detections == []:
+            break
     assert wait_for_detection(client, stamps[-1]).detections == []
     assert latest_status_after(client, client.now_ns() - 10**8).state_name == "lost"
     assert set_parameter(client, "lost_threshold", 0.0).successful
