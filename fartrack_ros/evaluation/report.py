@@ -38,6 +38,16 @@ def _ope_scores_dict(scores: metrics.OpeScores) -> dict:
             "op50": scores.op50, "op75": scores.op75}
 
 
+def sequence_average_overlap(pred_xywh: np.ndarray, seq: EvalSequence) -> float | None:
+    """AO of one sequence outside GOT-10k: the mean IoU over the frames after the first (the
+    tracker was given that one) whose target is annotated; None when there is no such frame.
+    The overall AO is the mean of these per-sequence values, as GOT-10k's protocol averages."""
+    err = metrics.ope_frame_errors(pred_xywh, seq.gt_xywh, seq.target_visible)
+    scored = err.valid.copy()
+    scored[0] = False
+    return float(err.overlap[scored].mean()) if scored.any() else None
+
+
 def evaluate_tracker(tracker_dir: Path, sequences: list[EvalSequence], dataset_format: str) -> dict:
     """Scores of the results in ``tracker_dir`` on ``sequences`` (those with results)."""
     scored = [s for s in sequences if s.has_full_ground_truth]
@@ -70,6 +80,8 @@ def evaluate_tracker(tracker_dir: Path, sequences: list[EvalSequence], dataset_f
                     entry.update(ao=g.ao, sr50=g.sr50, sr75=g.sr75)
             curves[seq.name] = metrics.ope_sequence_curves(runs[0], seq.gt_xywh, seq.target_visible)
             entry.update(_ope_scores_dict(metrics.ope_scores(curves[seq.name])))
+            if dataset_format != "got10k":
+                entry["ao"] = sequence_average_overlap(runs[0], seq)
         per_sequence[seq.name] = entry
 
     overall: dict = {"sequences_scored": len(curves), "sequences_with_results": len(per_sequence),
@@ -85,6 +97,10 @@ def evaluate_tracker(tracker_dir: Path, sequences: list[EvalSequence], dataset_f
     if got10k_ious and sum(len(v) for v in got10k_ious.values()):
         g = metrics.got10k_overall(got10k_ious)
         overall.update(ao=g.ao, sr50=g.sr50, sr75=g.sr75, got10k_success_curve=g.success_curve.tolist())
+    if dataset_format != "got10k":
+        aos = [e["ao"] for e in per_sequence.values() if e.get("ao") is not None]
+        if aos:
+            overall["ao"] = float(np.mean(aos))
     if curves:
         o = metrics.ope_overall(curves)
         overall.update(_ope_scores_dict(o))
@@ -123,8 +139,8 @@ def _pct(value) -> str:
 def format_table(report: dict) -> str:
     """A plain-text table of the overall scores (percentages), best first."""
     fmt = report["dataset"]["format"]
-    columns = (["AO", "SR0.5", "SR0.75"] if fmt == "got10k" else []) + ["AUC", "P@20", "NormP", "OP50", "OP75"]
-    keys = (["ao", "sr50", "sr75"] if fmt == "got10k" else []) + ["auc", "precision", "norm_precision", "op50", "op75"]
+    columns = (["AO", "SR0.5", "SR0.75"] if fmt == "got10k" else ["AO"]) + ["AUC", "P@20", "NormP", "OP50", "OP75"]
+    keys = (["ao", "sr50", "sr75"] if fmt == "got10k" else ["ao"]) + ["auc", "precision", "norm_precision", "op50", "op75"]
     rank_key = "ao" if fmt == "got10k" else "auc"
     trackers = report["trackers"]
     names = sorted(trackers, key=lambda n: -(trackers[n]["overall"].get(rank_key) or -1.0))

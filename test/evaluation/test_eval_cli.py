@@ -46,6 +46,11 @@ def test_eval_otb_scores_around_absent_frames(tmp_path):
     assert tracker["overall"]["auc"] == pytest.approx(expected.auc, abs=1e-12)
     assert tracker["overall"]["precision"] == pytest.approx(expected.precision, abs=1e-12)
     assert 0.0 < tracker["overall"]["auc"] <= 1.0
+    # AO: mean IoU over the annotated frames after the first (OTB's pixel-inclusive IoU)
+    ious = metrics.iou_pixel_inclusive_xywh(boxes[kept[1:]], seq.gt_xywh[kept[1:]])
+    assert tracker["sequences"]["Square"]["ao"] == pytest.approx(float(ious.mean()), abs=1e-12)
+    assert tracker["overall"]["ao"] == pytest.approx(float(ious.mean()), abs=1e-12)
+    assert "AO" in proc.stdout.splitlines()[1]
 
 
 # ------------------------------------------------------------------ NanoTrack v2
