@@ -84,7 +84,13 @@ class TrackerConfig:
     backend: str = "auto"           # see fartrack_ros.runtime.backends.available_backends()
     device: str = "cpu"             # cpu | cuda
     threads: Optional[int] = None   # torch intra-op threads; None = library default
-    lost_threshold: float = 0.2     # confidence below this -> state "lost"
+    lost_threshold: float = 0.1     # confidence below this counts as lost (hysteresis below);
+    #                                 chosen on the real val split for the learned score head
+    lost_enter_frames: int = 5      # "lost" after this many consecutive frames below the threshold
+    lost_exit_frames: int = 1       # back to "tracking" after this many consecutive frames above
+    reacquire: bool = True          # while lost, search wider and re-lock (needs a score head)
+    reacquire_crops: int = 4        # extra search crops per lost frame
+    reacquire_threshold: float = 0.5  # confidence a wider-search candidate needs to re-lock
 
     def __post_init__(self):
         depth_for_variant(self.variant)
@@ -94,6 +100,13 @@ class TrackerConfig:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
         if not 0.0 <= self.lost_threshold <= 1.0:
             raise ValueError(f"lost_threshold must be in [0, 1], got {self.lost_threshold}")
+        if not 0.0 <= self.reacquire_threshold <= 1.0:
+            raise ValueError(f"reacquire_threshold must be in [0, 1], got {self.reacquire_threshold}")
+        for name in ("lost_enter_frames", "lost_exit_frames"):
+            if not 1 <= getattr(self, name) <= 1000:
+                raise ValueError(f"{name} must be in 1..1000, got {getattr(self, name)}")
+        if not 0 <= self.reacquire_crops <= 64:
+            raise ValueError(f"reacquire_crops must be in 0..64, got {self.reacquire_crops}")
 
     @property
     def depth(self) -> int:

@@ -5,11 +5,12 @@ from dataclasses import dataclass
 
 TRACKING = "tracking"
 LOST = "lost"
+REACQUIRED = "reacquired"      # the frame re-acquisition re-locked on the target (else tracking)
 
 
 @dataclass(frozen=True)
 class TrackResult:
     box_xywh: tuple[float, float, float, float]   # image pixels
     score: float                                    # confidence in [0, 1]
-    state: str                                      # TRACKING or LOST
+    state: str                                      # TRACKING, LOST or REACQUIRED
     frame_index: int                                # 1 for the first frame after initialize()

@@ -280,7 +280,9 @@ def read_own_weights(path: str | Path) -> tuple[dict, ModelConfig, dict]:
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
-            state = {k: f.get_tensor(k) for k in f.keys()}
+            # the learned confidence head (model/score_head.py) lives beside the model's
+            # tensors under its own prefix; it is not part of the model's state dict
+            state = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("score_head.")}
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: not a readable safetensors file (corrupt?): {exc}") from None
     if meta.get("format") != FORMAT_NAME or "model_config" not in meta:

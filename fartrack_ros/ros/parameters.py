@@ -41,6 +41,20 @@ NODE_PARAMETERS: dict[str, NodeParameter] = {p.name: p for p in (
     NodeParameter("lost_threshold", TrackerConfig().lost_threshold,
                   "confidence below which the target counts as lost (no detection published)",
                   float_range=(0.0, 1.0)),
+    NodeParameter("lost_enter_frames", TrackerConfig().lost_enter_frames,
+                  "consecutive frames below lost_threshold before the state turns lost",
+                  int_range=(1, 1000), rebuilds_tracker=True),
+    NodeParameter("lost_exit_frames", TrackerConfig().lost_exit_frames,
+                  "consecutive frames at or above lost_threshold before lost turns tracking",
+                  int_range=(1, 1000), rebuilds_tracker=True),
+    NodeParameter("reacquire", TrackerConfig().reacquire,
+                  "while lost, search wider and re-lock (needs weights with a score head)",
+                  rebuilds_tracker=True),
+    NodeParameter("reacquire_crops", TrackerConfig().reacquire_crops,
+                  "extra search crops per lost frame", int_range=(0, 64), rebuilds_tracker=True),
+    NodeParameter("reacquire_threshold", TrackerConfig().reacquire_threshold,
+                  "confidence a wider-search candidate needs to re-lock",
+                  float_range=(0.0, 1.0), rebuilds_tracker=True),
     NodeParameter("image_topic", "image", "input image topic (remappable); with compressed:=true "
                   "the node subscribes to <image_topic, remapped>/compressed", read_only=True),
     NodeParameter("compressed", False, "subscribe to sensor_msgs/CompressedImage instead of "
@@ -96,4 +110,8 @@ def tracker_config_from_parameters(values: Mapping[str, Any]) -> TrackerConfig:
     return TrackerConfig(weights=get("weights") or None, variant=get("variant"),
                          backend=get("backend"), device=get("device"),
                          threads=get("threads") or None,
-                         lost_threshold=float(get("lost_threshold")))
+                         lost_threshold=float(get("lost_threshold")),
+                         lost_enter_frames=get("lost_enter_frames"),
+                         lost_exit_frames=get("lost_exit_frames"), reacquire=get("reacquire"),
+                         reacquire_crops=get("reacquire_crops"),
+                         reacquire_threshold=float(get("reacquire_threshold")))

@@ -12,7 +12,14 @@ Differences from the official code, all without effect on the boxes:
   above floor(0.3 (n-1))), so memory stays bounded on endless streams;
 - ``initialize`` resets every per-target state (the official object never does);
 - the dead trajectory buffer is not computed;
-- a confidence score and a tracking / lost state are added (see ``coordinate_confidence``).
+- a confidence score and a tracking / lost / reacquired state are added. The score is the
+  learned head's predicted IoU when the weights file carries one (``model/score_head.py``),
+  else the uncalibrated ``coordinate_confidence``; the state has hysteresis
+  (``lost_enter_frames`` / ``lost_exit_frames``).
+
+Differences that do change boxes, only after the learned head judged the target lost (never
+while it is judged tracking, and never without a head): frames judged lost do not add a
+template, and re-acquisition (``reacquire``) may move the box to a wider-search candidate.
 """
 from __future__ import annotations
 
@@ -26,7 +33,9 @@ from ..config import ModelConfig, TrackerConfig
 from ..core.boxes import clip_box_xywh, validate_box_xywh
 from ..core.crops import box_cxcywh_from_crop, sample_target
 from ..core.tokenizer import coordinate_confidence
-from ..core.types import LOST, TRACKING, TrackResult
+from ..core.types import LOST, REACQUIRED, TRACKING, TrackResult
+from ..core.confidence_features import Appearance, confidence_features
+from ..model.score_head import ScoreHead, load_score_head
 from .backends import InferenceBackend, create_backend
 
 # Exponential template sampling (base 0.7): slot i of 1..3 takes floor((n-1) * (1 - 0.7^i)).
@@ -52,10 +61,19 @@ def check_image(image: Any) -> np.ndarray:
 
 
 class FARTrackTracker:
-    def __init__(self, backend: InferenceBackend, lost_threshold: float = 0.2):
+    def __init__(self, backend: InferenceBackend, lost_threshold: float = 0.2,
+                 score_head: Optional[ScoreHead] = None, lost_enter_frames: int = 3,
+                 lost_exit_frames: int = 2, reacquire: bool = True, reacquire_crops: int = 4,
+                 reacquire_threshold: float = 0.5):
         self.backend = backend
         self.cfg: ModelConfig = backend.cfg
         self.lost_threshold = lost_threshold
+        self.score_head = score_head
+        self.lost_enter_frames = lost_enter_frames
+        self.lost_exit_frames = lost_exit_frames
+        self.reacquire = reacquire
+        self.reacquire_crops = reacquire_crops
+        self.reacquire_threshold = reacquire_threshold
         self.sparse = self.cfg.stage == "sparse"
         self.reset()
 
@@ -64,13 +82,28 @@ class FARTrackTracker:
         """Forget the target and every per-target history."""
         self.state: Optional[list[float]] = None
         self.frame_id = 0
+        self._newest = 0                              # history index of the newest template
         self._templates: dict[int, Any] = {}          # history index -> backend handle
         self._masks: dict[int, np.ndarray] = {}       # history index -> keep mask (49,)
         self._slots = [0] * self.cfg.num_templates
+        self._initial_box: Optional[list[float]] = None
+        self._appearance: Optional[Appearance] = None
+        self._lost = False
+        self._below = 0                               # consecutive frames below the threshold
+        self._above = 0                               # consecutive frames above it while lost
+        self._anchor: Optional[list[float]] = None    # last box judged tracking
+        self._candidates: list[list[float]] = []      # re-acquisition crop boxes still to try
+        self.last_features: Optional[np.ndarray] = None
+        self.last_heuristic_score: Optional[float] = None
 
     @property
     def is_initialized(self) -> bool:
         return self.state is not None
+
+    @property
+    def calibrated(self) -> bool:
+        """True when the score is the learned head's predicted IoU (else the heuristic)."""
+        return self.score_head is not None
 
     def _crop_template(self, image: np.ndarray, box: list[float]) -> Any:
         crop, _ = sample_target(image, box, self.cfg.template_factor, self.cfg.template_size)
@@ -84,33 +117,100 @@ class FARTrackTracker:
         self.reset()
         self._templates[0] = self._crop_template(image, box)
         self.state = box
+        self._initial_box = list(box)
+        self._anchor = list(box)
+        self._appearance = Appearance(image, box)
+
+    def forward_at(self, image: np.ndarray, crop_box: list[float]):
+        """One forward on the search crop around ``crop_box`` with the current templates.
+
+        Returns (backend output, clipped box, unclipped box, features, heuristic score);
+        changes no state."""
+        cfg = self.cfg
+        height, width = image.shape[:2]
+        search, window = sample_target(image, crop_box, cfg.search_factor, cfg.search_size)
+        templates = [self._templates[i] for i in self._slots]
+        # slot 4 holds the newest template, which has no mask yet (while the bank is frozen it
+        # may have one from an earlier forward: it is still run unmasked, as when it was new)
+        keeps = [self._masks.get(i) for i in self._slots[:-1]] + [None]
+        out = self.backend.infer(templates, keeps, search)
+
+        pred = self.backend.decode_box(out.logits, window.resize_factor)
+        unclipped = box_cxcywh_from_crop(pred, crop_box, window.resize_factor, cfg.search_size)
+        box = clip_box_xywh(unclipped, height, width, margin=10)
+        features = confidence_features(out.logits, box, crop_box, self._initial_box, image,
+                                       self._appearance, unclipped)
+        return out, box, unclipped, features, float(coordinate_confidence(out.logits))
 
     def track(self, image: np.ndarray) -> TrackResult:
         if self.state is None:
             raise RuntimeError("track() called before initialize()")
         image = check_image(image)
-        cfg = self.cfg
-        height, width = image.shape[:2]
         self.frame_id += 1
-        search, window = sample_target(image, self.state, cfg.search_factor, cfg.search_size)
-        templates = [self._templates[i] for i in self._slots]
-        keeps = [self._masks.get(i) for i in self._slots]
-        out = self.backend.infer(templates, keeps, search)
-
-        # decode (mean of argmax and expectation estimates), xyxy -> cxcywh, crop -> image pixels
-        pred = self.backend.decode_box(out.logits, window.resize_factor)
-        box = box_cxcywh_from_crop(pred, self.state, window.resize_factor, cfg.search_size)
-        self.state = clip_box_xywh(box, height, width, margin=10)
-
-        self._update_templates(image, out.slot4_keep)
-        score = coordinate_confidence(out.logits)
-        state = TRACKING if score >= self.lost_threshold else LOST
+        out, box, _, features, heuristic = self.forward_at(image, self.state)
+        self.state = box
+        score = self._score(features, heuristic)
+        self.last_features, self.last_heuristic_score = features, heuristic
+        state = self._update_lost_state(score)
+        if state == LOST and self.calibrated and self.reacquire and self.reacquire_crops > 0:
+            found = self._search_wider(image, score)
+            if found is not None:
+                out, self.state, score = found
+                state = REACQUIRED
+                self._lost, self._below, self._above = False, 0, 0
+        if state != LOST:
+            self._anchor = list(self.state)
+        if state != LOST or not self.calibrated:
+            # the template bank is not updated from frames judged lost by the learned head
+            # (without one every frame updates it, as in the official tracker)
+            self._update_templates(image, out.slot4_keep)
         return TrackResult(tuple(self.state), score, state, self.frame_id)
 
+    # ------------------------------------------------------------------ confidence
+    def _score(self, features: np.ndarray, heuristic: float) -> float:
+        if self.score_head is None:
+            return heuristic
+        return self.score_head.predict(features)
+
+    def _update_lost_state(self, score: float) -> str:
+        """Hysteresis: lost after ``lost_enter_frames`` frames below the threshold, tracking
+        again after ``lost_exit_frames`` frames at or above it."""
+        below = score < self.lost_threshold
+        if not self._lost:
+            self._below = self._below + 1 if below else 0
+            if self._below >= self.lost_enter_frames:
+                self._lost, self._above = True, 0
+                self._candidates = []
+        else:
+            self._above = 0 if below else self._above + 1
+            if self._above >= self.lost_exit_frames:
+                self._lost, self._below = False, 0
+        return LOST if self._lost else TRACKING
+
+    def _search_wider(self, image: np.ndarray, current_score: float):
+        """Try the next ``reacquire_crops`` crops around the last confident box and across the
+        frame; the best whose confidence reaches ``reacquire_threshold`` (and beats the normal
+        crop's) -> (output, box, score), else None."""
+        if not self._candidates:
+            self._candidates = reacquisition_crops(self._anchor, image.shape[0], image.shape[1],
+                                                   self.cfg.search_factor)
+        best = None
+        for _ in range(min(self.reacquire_crops, len(self._candidates))):
+            crop_box = self._candidates.pop(0)
+            out, box, _, features, _ = self.forward_at(image, crop_box)
+            score = self.score_head.predict(features)
+            if best is None or score > best[2]:
+                best = (out, box, score)
+        if best is not None and best[2] >= max(self.reacquire_threshold, current_score):
+            return best
+        return None
+
     def _update_templates(self, image: np.ndarray, slot4_keep: Optional[np.ndarray]) -> None:
-        newest = self.frame_id                     # history index of the new template
-        if slot4_keep is not None:                 # mask of the template that was in slot 4
+        if slot4_keep is not None and self._slots[-1] not in self._masks:
+            # mask of the template in slot 4, from the first forward where it sat there
             self._masks[self._slots[-1]] = slot4_keep
+        self._newest += 1                           # history index of the new template
+        newest = self._newest
         self._templates[newest] = self._crop_template(image, self.state)
         n = newest + 1
         self._slots = template_slot_indices(n, self.cfg.num_templates)
@@ -119,6 +219,31 @@ class FARTrackTracker:
         for store in (self._templates, self._masks):
             for idx in [i for i in store if 0 < i < floor]:
                 del store[idx]
+
+
+def reacquisition_crops(anchor_xywh, height: int, width: int,
+                        search_factor: float = 4.0) -> list[list[float]]:
+    """Boxes (the last confident box's size) to centre re-acquisition crops on: the last
+    confident position, a ring of 8 around it, then a grid over the whole frame, nearest first.
+    Neighbouring crops overlap by a quarter of a crop side."""
+    x, y, w, h = anchor_xywh
+    cx, cy = x + w / 2, y + h / 2
+    side = search_factor * math.sqrt(w * h)
+    step = 0.75 * side
+    centres = [(cx, cy)] + [(cx + dx * step, cy + dy * step)
+                            for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy]
+    nx, ny = max(1, math.ceil(width / step)), max(1, math.ceil(height / step))
+    grid = [((i + 0.5) * width / nx, (j + 0.5) * height / ny) for i in range(nx) for j in range(ny)]
+    grid.sort(key=lambda c: (c[0] - cx) ** 2 + (c[1] - cy) ** 2)
+    boxes, seen = [], set()
+    for px, py in centres + grid:
+        px, py = min(max(px, 0.0), width - 1.0), min(max(py, 0.0), height - 1.0)
+        key = (round(px / (step / 2)), round(py / (step / 2)))
+        if key in seen:
+            continue
+        seen.add(key)
+        boxes.append([px - w / 2, py - h / 2, w, h])
+    return boxes
 
 
 def resolve_weights(weights: Optional[str]):
@@ -138,7 +263,12 @@ def build_tracker(config: TrackerConfig = TrackerConfig(), **backend_options) ->
     model = build_model(resolve_weights(config.weights), depth=config.depth)
     backend_name = default_backend(config.device) if config.backend == "auto" else config.backend
     backend = create_backend(backend_name, model, device=config.device, **backend_options)
-    return FARTrackTracker(backend, lost_threshold=config.lost_threshold)
+    head = load_score_head(resolve_weights(config.weights))
+    return FARTrackTracker(backend, lost_threshold=config.lost_threshold, score_head=head,
+                           lost_enter_frames=config.lost_enter_frames,
+                           lost_exit_frames=config.lost_exit_frames,
+                           reacquire=config.reacquire, reacquire_crops=config.reacquire_crops,
+                           reacquire_threshold=config.reacquire_threshold)
 
 
 def default_backend(device: str) -> str:
