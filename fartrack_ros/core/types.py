@@ -6,6 +6,7 @@ from dataclasses import dataclass
 TRACKING = "tracking"
 LOST = "lost"
 REACQUIRED = "reacquired"      # the frame re-acquisition re-locked on the target (else tracking)
+ON_TARGET_STATES = (TRACKING, REACQUIRED)   # the box is meant to be on the target: act on it
 
 
 @dataclass(frozen=True)

@@ -139,8 +139,9 @@ def _pct(value) -> str:
 def format_table(report: dict) -> str:
     """A plain-text table of the overall scores (percentages), best first."""
     fmt = report["dataset"]["format"]
-    columns = (["AO", "SR0.5", "SR0.75"] if fmt == "got10k" else ["AO"]) + ["AUC", "P@20", "NormP", "OP50", "OP75"]
-    keys = (["ao", "sr50", "sr75"] if fmt == "got10k" else ["ao"]) + ["auc", "precision", "norm_precision", "op50", "op75"]
+    got10k = fmt == "got10k"
+    columns = (["AO", "SR0.5", "SR0.75"] if got10k else ["AO"]) + ["AUC", "P@20", "NormP", "OP50", "OP75"]
+    keys = (["ao", "sr50", "sr75"] if got10k else ["ao"]) + ["auc", "precision", "norm_precision", "op50", "op75"]
     rank_key = "ao" if fmt == "got10k" else "auc"
     trackers = report["trackers"]
     names = sorted(trackers, key=lambda n: -(trackers[n]["overall"].get(rank_key) or -1.0))

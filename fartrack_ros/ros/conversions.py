@@ -14,7 +14,7 @@ from std_msgs.msg import Header
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
 from ..core.boxes import cxcywh_to_xywh, xywh_to_cxcywh
-from ..core.types import TRACKING, TrackResult
+from ..core.types import ON_TARGET_STATES, TrackResult
 
 # encoding -> (channels, cv2 conversion to RGB or None when already RGB)
 IMAGE_ENCODINGS = {
@@ -141,7 +141,7 @@ def detection_array_from_result(header: Header, result: Optional[TrackResult], t
                                 class_id: str) -> Detection2DArray:
     """Detections of one image: the target while it is tracked, otherwise none."""
     out = Detection2DArray(header=header)
-    if result is not None and result.state == TRACKING:
+    if result is not None and result.state in ON_TARGET_STATES:
         out.detections.append(detection_from_box_xywh(header, result.box_xywh, result.score,
                                                       track_id, class_id))
     return out

@@ -23,7 +23,7 @@ def summary(state: str, seconds_since_frame: float | None, fps: float, input_top
                                        f"{seconds_since_frame:.0f} s")
     if state == "lost":
         return DiagnosticStatus.WARN, f"target {track_id} lost"
-    if state == "tracking":
+    if state in ("tracking", "reacquired"):
         return DiagnosticStatus.OK, f"tracking target {track_id} at {fps:.1f} fps"
     return DiagnosticStatus.OK, f"idle (no target set), frames at {fps:.1f} fps"
 

@@ -33,7 +33,7 @@ class FollowLimits:
 def follow_command(state: str, bearing_valid: bool, azimuth: float, box_height: float,
                    age_s: Optional[float], limits: FollowLimits) -> tuple[float, float]:
     """(forward m/s, yaw rate rad/s). Zero unless tracking with a bearing and fresh."""
-    if (state != "tracking" or not bearing_valid or age_s is None or age_s > limits.timeout
+    if (state not in ("tracking", "reacquired") or not bearing_valid or age_s is None or age_s > limits.timeout
             or not math.isfinite(azimuth) or box_height <= 0):
         return 0.0, 0.0
     # azimuth > 0: target to the right; REP 103 yaw > 0 turns left, hence the minus

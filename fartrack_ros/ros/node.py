@@ -52,7 +52,7 @@ from vision_msgs.msg import Detection2D, Detection2DArray
 from fartrack_ros.msg import TrackStatus
 from fartrack_ros.srv import SetTarget
 
-from ..core.types import LOST, TRACKING, TrackResult
+from ..core.types import LOST, ON_TARGET_STATES, REACQUIRED, TRACKING, TrackResult
 from ..runtime.visualize import draw_track_overlay
 from .conversions import (box_xywh_from_detection, compressed_msg_problem, compressed_msg_to_rgb,
                           detection_array_from_result, image_msg_from_array, image_msg_problem,
@@ -79,8 +79,10 @@ CAMERA_INFO_HISTORY = 30
 # Parameters every rclpy node accepts besides ours (and qos_overrides.* prefixes).
 _ROS_OWN_PARAMETERS = {"use_sim_time", "start_type_description_service"}
 
+# a re-acquired frame is a tracked frame for subscribers; state_name tells the two apart
 STATE_CODES = {"idle": TrackStatus.STATE_IDLE, TRACKING: TrackStatus.STATE_TRACKING,
-               LOST: TrackStatus.STATE_LOST, "error": TrackStatus.STATE_ERROR}
+               REACQUIRED: TrackStatus.STATE_TRACKING, LOST: TrackStatus.STATE_LOST,
+               "error": TrackStatus.STATE_ERROR}
 
 
 @dataclass
@@ -551,7 +553,7 @@ class FarTrackNode(Node):
         self._detections_pub.publish(
             detection_array_from_result(header, result, self._track_id, self._class_id))
         self._bearing = None
-        if result is not None and result.state == TRACKING and self._camera_info_topic:
+        if result is not None and result.state in ON_TARGET_STATES and self._camera_info_topic:
             self._publish_bearing(header, result.box_xywh, (width, height))
 
         now_ns = self.get_clock().now().nanoseconds
@@ -587,13 +589,13 @@ class FarTrackNode(Node):
                               latency_ms=float(self._latency.last_ms),
                               processing_ms=float(self._processing_ms),
                               last_error=self._model_error or self._last_error)
-            if name in (TRACKING, LOST):
+            if name in ON_TARGET_STATES or name == LOST:
                 msg.track_id = self._track_id
                 result = self._last_result
                 box = result.box_xywh if result is not None else self._init_box
                 msg.score = float(result.score) if result is not None else 1.0
                 msg.x, msg.y, msg.width, msg.height = (float(v) for v in box)
-            if self._bearing is not None and name == TRACKING:
+            if self._bearing is not None and name in ON_TARGET_STATES:
                 msg.bearing_valid = True
                 msg.azimuth, msg.elevation = self._bearing
             p50, p95 = self._latency.percentiles()
@@ -616,7 +618,7 @@ class FarTrackNode(Node):
                                                  self._track_id)
             result = self._last_result
             values = {
-                "state": state, "track_id": self._track_id if state in (TRACKING, LOST) else "",
+                "state": state, "track_id": self._track_id if state in ON_TARGET_STATES or state == LOST else "",
                 "score": float(result.score) if result is not None else 0.0,
                 "processed_fps": fps, "frames_received": received,
                 "frames_processed": self._processed, "frames_dropped": dropped,

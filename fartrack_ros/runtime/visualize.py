@@ -6,7 +6,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from ..core.types import TRACKING, TrackResult
+from ..core.types import ON_TARGET_STATES, TrackResult
 
 GREEN = (0, 200, 0)
 RED = (0, 0, 230)
@@ -19,7 +19,7 @@ def draw_track_overlay(frame_bgr: np.ndarray, result: Optional[TrackResult],
     lines = []
     if result is not None:
         x, y, w, h = result.box_xywh
-        colour = GREEN if result.state == TRACKING else RED
+        colour = GREEN if result.state in ON_TARGET_STATES else RED
         cv2.rectangle(out, (int(round(x)), int(round(y))), (int(round(x + w)), int(round(y + h))),
                       colour, 2)
         lines.append(f"{result.state} {result.score:.2f}")

@@ -15,7 +15,7 @@ import pytest
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from fartrack_ros.core.types import LOST, TRACKING, TrackResult
+from fartrack_ros.core.types import LOST, REACQUIRED, TRACKING, TrackResult
 from fartrack_ros.ros.conversions import (IMAGE_ENCODINGS, box_xywh_from_detection,
                                           compressed_msg_from_bgr, compressed_msg_to_rgb,
                                           detection_array_from_result, image_msg_from_array,
@@ -106,6 +106,13 @@ def test_detection_array_holds_center_size_score_id_and_header():
     assert det.id == "7" and det.header.frame_id == "cam"
     assert det.results[0].hypothesis.class_id == "person" and det.results[0].hypothesis.score == 0.75
     assert box_xywh_from_detection(det) == (10.0, 20.0, 30.0, 40.0)
+
+
+def test_a_reacquired_frame_is_published_like_a_tracked_one():
+    header = Header(frame_id="cam")
+    array = detection_array_from_result(header, TrackResult((1, 2, 3, 4), 0.6, REACQUIRED, 9), "2", "t")
+    (det,) = array.detections
+    assert det.id == "2" and det.results[0].hypothesis.score == pytest.approx(0.6)
 
 
 def test_no_detection_when_lost_or_idle():

@@ -29,6 +29,7 @@ LIMITS = FollowLimits(yaw_gain=2.0, max_yaw_rate=0.8, target_box_height=100.0, f
     ("tracking", True, -0.1, 50.0, 0.1, (0.4, 0.2)),        # far (half size): forward, clamped
     ("tracking", True, 1.0, 200.0, 0.1, (-0.1, -0.8)),      # too close: back off, both clamped
     ("tracking", True, 0.0, 75.0, 0.1, (0.25, 0.0)),
+    ("reacquired", True, 0.1, 100.0, 0.1, (0.0, -0.2)),     # re-locked this frame: steer as tracking
     ("lost", True, 0.1, 100.0, 0.1, (0.0, 0.0)),
     ("idle", False, 0.0, 0.0, 0.1, (0.0, 0.0)),
     ("tracking", False, 0.1, 100.0, 0.1, (0.0, 0.0)),       # no bearing (no CameraInfo)
