@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # How the shipped default weights (fartrack_ros/weights/fartrack_default.safetensors) were made:
 # the three recipes of config/train/, shortened to a 2-core CPU budget, on the generated dataset.
-# Step counts are those of the shipped run; see
-# fartrack_ros/weights/MODEL_CARD.md for what they reach.
+# Step counts are those of the shipped run. This is the first half: the shipped weights are
+# this script's result fine-tuned on real annotated video and given a confidence head by
+#   INSTALL=1 scripts/train_real_weights.sh data/real/train
+# (fartrack_ros/weights/MODEL_CARD.md; docs/training.md has what each half reaches).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
