@@ -29,7 +29,7 @@ def depth_for_variant(variant: str) -> int:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture of FARTrack. Defaults are the released model (spec sections 2-3)."""
+    """Architecture of FARTrack. Defaults are the released model (ViT-Tiny, the official configuration)."""
 
     stage: str = "sparse"          # frame | distill | sparse: which official module layout
     depth: int = 15                # blocks executed: 15 Tiny, 10 Nano, 6 Pico

@@ -220,7 +220,7 @@ def official_to_stage(state: dict, source_stage: str, target_stage: str) -> dict
 
     - same layout: names are identical (no renaming);
     - frame/distill -> sparse: each ``normK`` is copied into ``masknormK.norm`` as the official
-      sparse initialisation does (spec 8.4); the dead ``pos_embed_z`` and
+      sparse stage initialises them from the distillation checkpoint; the dead ``pos_embed_z`` and
       ``prev_position_embeddings`` start from ``pos_embed_z0`` and 3x ``position_embeddings``;
     - sparse -> frame/distill: the masknorms replace the stale norms and the dead tensors go.
     """
@@ -334,7 +334,7 @@ def build_model(path: str | Path, depth: Optional[int] = None, stage: Optional[s
     model = FARTrack(ModelConfig(**fields))
     check_state_dict(model, state, str(path))
     model.load_state_dict(state, strict=True)
-    model.renorm_command_embeddings_()     # spec trap: official forward renorms rows 600-603
+    model.renorm_command_embeddings_()     # the official max_norm=1 renorms rows 600-603 on first use
     return model.to(device).eval()
 
 

@@ -1,6 +1,6 @@
 """The FARTrack tracker: ``initialize(image, box_xywh)`` then ``track(image)`` per frame.
 
-Follows the official sparse tracker (spec section 7) step by step:
+Follows the official sparse tracker step by step:
 search crop around the current state (factor 4 -> 224) -> one forward over 5 templates + search
 + 4 command tokens -> decode (mean of argmax and expectation estimates) -> back-projection ->
 ``clip_box`` (margin 10) -> a new template cropped around the new state on the same image ->
@@ -43,7 +43,8 @@ _SAMPLING_FRACTIONS = (0.3, 0.51, 0.657)
 
 
 def template_slot_indices(n: int, num_slots: int = 5) -> list[int]:
-    """History indices of the 5 slots when ``n`` templates are stored (spec 7.4 step 9)."""
+    """History indices of the 5 slots when ``n`` templates are stored: the official exponential
+    sampling (base 0.7, indices int((n - 1) * (1 - 0.7 ** i)); the first frames repeat the oldest)."""
     if n < num_slots:
         return [min(max(0, p - (num_slots - n)), n - 1) for p in range(num_slots)]
     return [0] + [int((n - 1) * f) for f in _SAMPLING_FRACTIONS] + [n - 1]

@@ -7,7 +7,8 @@ Its box decode is the official PyTorch decode (``decode.decode_box_official``).
 
 ``torch``: the same mathematics, faster (``token_forward.TokenForward``). Each template is
 embedded once when it is cropped; pruned template tokens are dropped instead of masked (397
-tokens from the second frame on, equivalent per spec 6.3); attention runs through the fused SDPA
+tokens from the second frame on: a key masked to -inf gets exactly zero attention weight, so
+dropping it changes nothing, see docs/performance.md); attention runs through the fused SDPA
 kernel and only the one search-centre row needed for sparsification is recomputed explicitly;
 the last block runs only the rows the head reads. Inputs go into reused buffers. On CUDA each
 token count (245 / 197) is captured once as a CUDA graph.
