@@ -156,6 +156,9 @@ def test_compressed_input_follows_the_remapped_image_topic(start_node, random_we
                 break
         assert stamp_ns in client.detections_by_stamp(), node.output()
     finally:
+        # a publisher made on the client's node outside the client: destroyed before the client
+        # closes, so closing never waits on a handle the spinner thread still holds
+        client.node.destroy_publisher(publisher)
         client.close()
 
 
