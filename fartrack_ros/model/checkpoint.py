@@ -271,20 +271,25 @@ def save_weights(path: str | Path, model: FARTrack, extra: Optional[dict] = None
     return path
 
 
-def read_own_weights(path: str | Path) -> tuple[dict, ModelConfig, dict]:
+def _read_safetensors(path: Path) -> tuple[dict, dict]:
+    """Every tensor and the metadata of a safetensors file; errors name the file."""
     from safetensors import SafetensorError, safe_open
 
-    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}")
     try:
         with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            # the learned confidence head (model/score_head.py) lives beside the model's
-            # tensors under its own prefix; it is not part of the model's state dict
-            state = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("score_head.")}
+            return {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: not a readable safetensors file (corrupt?): {exc}") from None
+
+
+def read_own_weights(path: str | Path) -> tuple[dict, ModelConfig, dict]:
+    path = Path(path)
+    state, meta = _read_safetensors(path)
+    # the learned confidence head (model/score_head.py) lives beside the model's tensors under
+    # its own prefix; it is not part of the model's state dict
+    state = {k: v for k, v in state.items() if not k.startswith("score_head.")}
     if meta.get("format") != FORMAT_NAME or "model_config" not in meta:
         raise CheckpointError(f"{path}: safetensors file without fartrack_ros metadata "
                               "(format/model_config); convert official files with `fartrack convert`")
@@ -420,18 +425,10 @@ def repair_weights_file(path: str | Path, out: Optional[str | Path] = None) -> f
     of this project's tracker do not change (it reads ``pos_embed_z0`` only); the official code
     then runs the file with the trained table instead of a stale one.
     """
-    from safetensors import SafetensorError, safe_open
     from safetensors.torch import save_file
 
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            state = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable safetensors file (corrupt?): {exc}") from None
+    state, meta = _read_safetensors(path)
     if meta.get("format") != FORMAT_NAME or "backbone.pos_embed_z0" not in state:
         raise CheckpointError(f"{path}: not a fartrack_ros weights file with pos_embed_z0")
     trained = state["backbone.pos_embed_z0"]
