@@ -25,6 +25,9 @@ export ROS_DOMAIN_ID
 export AMENT_PREFIX_PATH := $(VENV)$(if $(AMENT_PREFIX_PATH),:$(AMENT_PREFIX_PATH))
 
 PYTEST_ARGS ?= -q
+# A test that hangs (e.g. in DDS shutdown) fails after this long with every thread's stack,
+# instead of stalling the whole run.
+PYTEST_TIMEOUT ?= --timeout=600 --timeout-method=thread
 DEMO_ARGS ?=
 BENCH_ARGS ?=
 
@@ -50,7 +53,7 @@ lint: $(STAMP)
 test: lint
 	@mkdir -p $(ROS_LOG_DIR)
 	@echo "ROS_DOMAIN_ID=$(ROS_DOMAIN_ID)"
-	@rc=0; FARTRACK_REQUIRE_ROS=1 $(PY) -m pytest $(PYTEST_ARGS) test || rc=$$?; \
+	@rc=0; FARTRACK_REQUIRE_ROS=1 $(PY) -m pytest $(PYTEST_TIMEOUT) $(PYTEST_ARGS) test || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests under test/"; rc=0; fi; \
 	exit $$rc
 

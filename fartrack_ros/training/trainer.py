@@ -20,6 +20,7 @@ position, random state; read back with ``weights_only=True``), ``last.safetensor
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import math
 import os
@@ -530,8 +531,16 @@ class Trainer:
 def train(cfg: TrainConfig, resume: Optional[str | Path] = None) -> Path:
     """Run a recipe; returns the last checkpoint written."""
     trainer = Trainer(cfg, resume)
-    try:
-        return trainer.run()
-    finally:
-        if trainer.ctx.distributed and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+    distributed = trainer.ctx.distributed
+    # On an exception the group is left to torchrun: another rank may be inside a collective,
+    # and destroying the group under it deadlocks.
+    last = trainer.run()
+    if distributed:
+        # DistributedDataParallel's reducer holds Gloo work objects; freed after the group is
+        # gone (at interpreter exit) they can abort the process ("terminate called without an
+        # active exception"). Free the trainer first, then the group, on every rank.
+        del trainer
+        gc.collect()
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return last
