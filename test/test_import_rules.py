@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "fartrack_ros"
 DOC = ROOT / "docs" / "architecture.md"
-LAYER_ORDER = ("core", "config", "weights", "model", "runtime", "training", "evaluation", "ros", "cli")
+LAYER_ORDER = ("core", "data", "config", "weights", "model", "runtime", "training", "evaluation", "ros", "cli")
 # Besides the layers: the package's own top-level modules (``fartrack_ros/__init__.py`` imports
 # nothing of the package, ``__main__.py`` is the ``python -m fartrack_ros`` entry to the CLI).
 TOP_LEVEL = {"__init__": "root", "__main__": "cli"}
@@ -205,6 +205,17 @@ def test_rclpy_and_messages_are_imported_under_ros_only(rules):
     users = {layer_of(imp.module) for imp in all_imports() if is_ros_package(imp.target, rules)}
     assert users == {"ros"}
 
+
+
+def test_the_node_modules_never_import_the_ros_tools():
+    """docs/architecture.md: fartrack_ros.ros.tools (demo, session, camera, client, bench) sits
+    beside the node adapter; the tools may use the node's modules, never the other way round."""
+    tools = "fartrack_ros.ros.tools"
+    assert _is_module(tools)
+    problems = [f"{imp.module}:{imp.line} imports {imp.target}" for imp in all_imports()
+                if layer_of(imp.module) == "ros" and not imp.module.startswith(tools)
+                and (imp.target == tools or imp.target.startswith(tools + "."))]
+    assert problems == [], "\n".join(problems)
 
 @pytest.mark.parametrize("module, source, expected", [
     ("core/bad.py", "import rclpy\n", "ROS packages only"),

@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..ros.bench import run_bench, write_bench_result
+    from ..ros.tools.bench import run_bench, write_bench_result
 
     try:
         result = run_bench(args.size, args.rate, args.duration, node_parameters_from_args(args),

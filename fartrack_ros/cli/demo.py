@@ -1,4 +1,4 @@
-"""`fartrack demo`: a real video through the ROS 2 node (see fartrack_ros.ros.demo)."""
+"""`fartrack demo`: a real video through the ROS 2 node (see fartrack_ros.ros.tools.demo)."""
 from __future__ import annotations
 
 import argparse
@@ -64,7 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..ros.demo import print_summary, run_demo
+    from ..ros.tools.demo import print_summary, run_demo
     from ..runtime.video import parse_box_xywh
 
     box = parse_box_xywh(args.box) if args.box else None

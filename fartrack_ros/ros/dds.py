@@ -19,13 +19,14 @@ import os
 from pathlib import Path
 from typing import Mapping, MutableMapping, Optional
 
+from .package_files import find_config_file
+
 PROFILE_FILE_NAME = "fastdds_profile.xml"
 PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
 
 
 def shipped_profile() -> Path:
     """config/fastdds_profile.xml of the checkout, else of the installed package."""
-    from .session import find_config_file
     return find_config_file(PROFILE_FILE_NAME)
 
 

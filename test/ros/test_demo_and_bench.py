@@ -12,7 +12,7 @@ import sys
 import cv2
 import pytest
 
-from fartrack_ros.ros.camera import SyntheticScene
+from fartrack_ros.ros.tools.camera import SyntheticScene
 
 FRAMES, FPS = 24, 12.0
 

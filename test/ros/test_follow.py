@@ -15,8 +15,8 @@ from geometry_msgs.msg import Twist
 from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
 
-from fartrack_ros.ros.camera import SyntheticScene
-from fartrack_ros.ros.client import TrackerClient
+from fartrack_ros.ros.tools.camera import SyntheticScene
+from fartrack_ros.ros.tools.client import TrackerClient
 from fartrack_ros.ros.conversions import image_msg_from_array, ns_to_stamp
 from fartrack_ros.ros.follow import FollowLimits, follow_command
 

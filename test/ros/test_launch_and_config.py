@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fartrack_ros.ros.client import TrackerClient
+from fartrack_ros.ros.tools.client import TrackerClient
 from fartrack_ros.ros.parameters import (NODE_PARAMETERS, check_parameter,
                                          tracker_config_from_parameters)
 

@@ -17,8 +17,8 @@ from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
 
 from fartrack_ros.ros.bearing import CameraModel, azimuth_elevation
-from fartrack_ros.ros.camera import SyntheticScene
-from fartrack_ros.ros.client import TrackerClient
+from fartrack_ros.ros.tools.camera import SyntheticScene
+from fartrack_ros.ros.tools.client import TrackerClient
 from fartrack_ros.ros.conversions import image_msg_from_array, ns_to_stamp, stamp_to_ns
 
 K_640 = (500.0, 0.0, 320.0, 0.0, 500.0, 240.0, 0.0, 0.0, 1.0)

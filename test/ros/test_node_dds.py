@@ -20,8 +20,8 @@ from std_msgs.msg import Header
 from vision_msgs.msg import Detection2D
 
 from fartrack_ros.msg import TrackStatus
-from fartrack_ros.ros.camera import SyntheticScene
-from fartrack_ros.ros.client import TrackerClient
+from fartrack_ros.ros.tools.camera import SyntheticScene
+from fartrack_ros.ros.tools.client import TrackerClient
 from fartrack_ros.ros.conversions import image_msg_from_array, ns_to_stamp, stamp_to_ns
 
 

@@ -11,8 +11,8 @@ import time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from std_msgs.msg import Header
 
-from fartrack_ros.ros.camera import SyntheticScene
-from fartrack_ros.ros.client import TrackerClient
+from fartrack_ros.ros.tools.camera import SyntheticScene
+from fartrack_ros.ros.tools.client import TrackerClient
 from fartrack_ros.ros.conversions import image_msg_from_array, ns_to_stamp
 
 KEYS = {"state", "track_id", "score", "processed_fps", "frames_received", "frames_processed",

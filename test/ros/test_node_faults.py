@@ -14,8 +14,8 @@ import pytest
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from fartrack_ros.ros.camera import SyntheticScene
-from fartrack_ros.ros.client import TrackerClient
+from fartrack_ros.ros.tools.camera import SyntheticScene
+from fartrack_ros.ros.tools.client import TrackerClient
 from fartrack_ros.ros.conversions import image_msg_from_array, ns_to_stamp, stamp_to_ns
 
 SIZE = (320, 240)

@@ -11,8 +11,8 @@ import numpy as np
 from std_msgs.msg import Header
 
 from fartrack_ros.core.boxes import iou_xywh
-from fartrack_ros.ros.camera import SyntheticScene
-from fartrack_ros.ros.client import TrackerClient
+from fartrack_ros.ros.tools.camera import SyntheticScene
+from fartrack_ros.ros.tools.client import TrackerClient
 from fartrack_ros.ros.conversions import (box_xywh_from_detection, image_msg_from_array,
                                           ns_to_stamp)
 

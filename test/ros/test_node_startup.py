@@ -14,8 +14,8 @@ import pytest
 from std_msgs.msg import Header
 
 from fartrack_ros.msg import TrackStatus
-from fartrack_ros.ros.camera import SyntheticScene
-from fartrack_ros.ros.client import TrackerClient
+from fartrack_ros.ros.tools.camera import SyntheticScene
+from fartrack_ros.ros.tools.client import TrackerClient
 from fartrack_ros.ros.conversions import compressed_msg_from_bgr, ns_to_stamp, stamp_to_ns
 
 

@@ -11,8 +11,8 @@ from ros_harness import DOMAIN_ID, random_weights, start_node  # noqa: F401 (fix
 
 import pytest
 
-from fartrack_ros.ros.bench import run_bench
-from fartrack_ros.ros.client import TrackerClient
+from fartrack_ros.ros.tools.bench import run_bench
+from fartrack_ros.ros.tools.client import TrackerClient
 from fartrack_ros.ros.dds import PROFILE_VARIABLES
 
 

@@ -14,29 +14,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from ..stats import percentiles_ms
 from .client import TrackerClient
-from .stats import percentiles_ms
-
-
-def repository_root() -> Optional[Path]:
-    """The source checkout this module runs from, if it is one (it has config/ and launch/)."""
-    root = Path(__file__).resolve().parents[2]
-    return root if (root / "config").is_dir() and (root / "package.xml").is_file() else None
-
-
-def find_config_file(name: str) -> Path:
-    """config/<name> of the checkout, else of the installed ROS package (share/fartrack_ros)."""
-    root = repository_root()
-    candidates = [root / "config" / name] if root else []
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        candidates.append(Path(get_package_share_directory("fartrack_ros")) / "config" / name)
-    except (LookupError, OSError, ValueError):
-        pass
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"parameter file {name!r} not found in {[str(c) for c in candidates]}")
 
 
 def prepare_ros_environment(log_dir: Path) -> int:
@@ -44,7 +23,7 @@ def prepare_ros_environment(log_dir: Path) -> int:
     profile unless one is set (shared memory for the frames under every discovery range), and
     LARGE_DATA for a user's own profile that leaves the builtin transports on; returns the
     domain id (the environment's, else a random one so that other runs stay apart)."""
-    from .dds import use_shipped_profile
+    from ..dds import use_shipped_profile
 
     log_dir.mkdir(parents=True, exist_ok=True)
     use_shipped_profile()
@@ -110,7 +89,7 @@ class NodeSession:
         a camera that has not sent its first frame after ``first_frame_timeout`` is therefore
         started once more as a new participant.
         """
-        args = [sys.executable, "-m", "fartrack_ros.ros.camera", *source_args,
+        args = [sys.executable, "-m", "fartrack_ros.ros.tools.camera", *source_args,
                 "--topic", self.camera_topic, "--wait-subscribers", str(wait_subscribers),
                 "--wait-timeout", str(first_frame_timeout + 5)]
         for attempt in range(1, attempts + 1):

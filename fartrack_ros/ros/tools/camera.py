@@ -1,8 +1,8 @@
 """A camera stand-in: publishes a video file, or a generated scene, as sensor_msgs/Image at a
 fixed rate with fresh stamps. Runs as its own process for the demo and the node benchmark:
 
-    python -m fartrack_ros.ros.camera --video vtest.avi --topic /demo/camera/image_raw
-    python -m fartrack_ros.ros.camera --synthetic 640x480 --rate 30 --duration 20 --topic ...
+    python -m fartrack_ros.ros.tools.camera --video vtest.avi --topic /demo/camera/image_raw
+    python -m fartrack_ros.ros.tools.camera --synthetic 640x480 --rate 30 --duration 20 --topic ...
 
 It prints a JSON line when the first frame is out, {"first_frame_stamp_ns": N}, and one at
 the end: {"published": N, "stamps_ns": [first, last], "rate": Hz}.
@@ -21,7 +21,7 @@ from typing import Iterator, Optional
 import cv2
 import numpy as np
 
-from ..runtime.video import open_frames
+from ...runtime.video import open_frames
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -111,7 +111,7 @@ def main(argv: Optional[list] = None) -> int:
     from sensor_msgs.msg import Image
     from std_msgs.msg import Header
 
-    from .conversions import image_msg_from_array
+    from ..conversions import image_msg_from_array
 
     frames, rate = frames_from(args)
     rclpy.init(args=[sys.argv[0], *ros_args])
