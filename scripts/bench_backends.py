@@ -30,8 +30,9 @@ try:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
     from fartrack_ros.config import TrackerConfig, depth_for_variant  # noqa: E402
-    from fartrack_ros.runtime.backends.validation import save_random_weights, synthetic_sequence  # noqa: E402
-    from fartrack_ros.runtime.backends.cost import forward_gflop, matmul_gflops  # noqa: E402
+    from fartrack_ros.data.synthetic import synthetic_sequence  # noqa: E402
+    from fartrack_ros.evaluation.backend_checks import save_random_weights  # noqa: E402
+    from fartrack_ros.evaluation.cost import forward_gflop, matmul_gflops  # noqa: E402
     from fartrack_ros.runtime.tracker import build_tracker  # noqa: E402
 except ImportError:                    # not the project's Python: run again with .venv/bin/python
     from _venv import rerun_with_project_python

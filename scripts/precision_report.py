@@ -37,15 +37,15 @@ try:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
     from fartrack_ros.config import TrackerConfig  # noqa: E402
-    from fartrack_ros.evaluation.datasets import read_sequences  # noqa: E402
+    from fartrack_ros.data.eval_sets import read_eval_sequences  # noqa: E402
+    from fartrack_ros.data.images import read_image_rgb  # noqa: E402
+    from fartrack_ros.data.synthetic import synthetic_sequence  # noqa: E402
     from fartrack_ros.evaluation.metrics import iou_continuous_xywh  # noqa: E402
-    from fartrack_ros.evaluation.runner import read_frame_rgb  # noqa: E402
     from fartrack_ros.runtime.backends import create_backend  # noqa: E402
-    from fartrack_ros.runtime.backends.validation import (ShadowBackend,  # noqa: E402
-                                                          open_loop_box_ious,
-                                                          open_loop_coordinate_errors_px,
-                                                          save_random_weights,
-                                                          synthetic_sequence, track_sequence)
+    from fartrack_ros.evaluation.backend_checks import (ShadowBackend,  # noqa: E402
+                                                        open_loop_box_ious,
+                                                        open_loop_coordinate_errors_px,
+                                                        save_random_weights, track_sequence)
     from fartrack_ros.runtime.tracker import FARTrackTracker, build_tracker  # noqa: E402
 except ImportError:                    # not the project's Python: run again with .venv/bin/python
     from _venv import rerun_with_project_python
@@ -66,10 +66,10 @@ def synthetic_clips(count: int, frames: int) -> list[Clip]:
 def dataset_clips(root: Path, count: int, frames: int) -> list[Clip]:
     """The first ``count`` sequences of a GOT-10k-layout folder, at most ``frames`` frames each."""
     clips = []
-    for seq in read_sequences(root, "got10k")[:count]:
+    for seq in read_eval_sequences(root, "got10k")[:count]:
         paths = seq.frame_paths[:frames]
         gt = seq.gt_xywh[1:len(paths)] if seq.has_full_ground_truth else None
-        clips.append(Clip([read_frame_rgb(path) for path in paths], seq.init_box_xywh, gt))
+        clips.append(Clip([read_image_rgb(path) for path in paths], seq.init_box_xywh, gt))
     return clips
 
 

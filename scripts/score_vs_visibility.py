@@ -13,7 +13,7 @@ try:
 
     from fartrack_ros.config import TrackerConfig  # noqa: E402
     from fartrack_ros.evaluation.confidence import score_groups  # noqa: E402
-    from fartrack_ros.evaluation.datasets import read_sequences  # noqa: E402
+    from fartrack_ros.data.eval_sets import read_eval_sequences  # noqa: E402
     from fartrack_ros.runtime.tracker import build_tracker  # noqa: E402
 except ImportError:                    # not the project's Python: run again with .venv/bin/python
     from _venv import rerun_with_project_python
@@ -28,7 +28,7 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     cfg = TrackerConfig(weights=args.weights, variant=args.variant, threads=args.threads)
-    report = score_groups(lambda: build_tracker(cfg), read_sequences(Path(args.dataset_root), "got10k"))
+    report = score_groups(lambda: build_tracker(cfg), read_eval_sequences(Path(args.dataset_root), "got10k"))
     print(json.dumps({"variant": args.variant, "lost_threshold": cfg.lost_threshold, **report}))
     return 0
 

@@ -44,7 +44,7 @@ DEFAULT_TRACKERS = "fartrack-pico,csrt,kcf,mil"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from fartrack_ros.evaluation.datasets import FORMATS
+    from fartrack_ros.data.eval_sets import FORMATS
     from fartrack_ros.evaluation.peers import NANOTRACK_ENV, NANOTRACK_FILES
     from fartrack_ros.evaluation.trackers import TRACKER_NAMES
 
@@ -105,7 +105,7 @@ def _specs(args: argparse.Namespace, names: list[str]):
 
 
 def run(args: argparse.Namespace) -> int:
-    from fartrack_ros.evaluation.datasets import read_sequences
+    from fartrack_ros.data.eval_sets import read_eval_sequences
     from fartrack_ros.evaluation.report import build_report, format_table, plot_report, write_report_json
     from fartrack_ros.evaluation.results import find_tracker_dirs
     from fartrack_ros.evaluation.runner import run_evaluation
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
     names = parse_tracker_names(args.trackers) if args.trackers.strip() or not args.compare else []
     specs = _specs(args, names)
-    sequences = read_sequences(args.dataset_root, args.dataset_format)
+    sequences = read_eval_sequences(args.dataset_root, args.dataset_format)
     if args.max_sequences is not None:
         sequences = sequences[: args.max_sequences]
     out_dir = args.out or Path("results") / f"{args.dataset_format}-{args.dataset_root.resolve().name}"

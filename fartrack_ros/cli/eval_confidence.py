@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _datasets(args):
-    from ..training.datasets import read_got10k, read_otb
+    from ..data.training_sets import read_got10k, read_otb
     from ..training.score_head import generated_sequences
     out = {}
     if args.dataset_root:

@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _frame_sources(path: Path) -> list[tuple[str, list[str]]]:
     """(name, frame paths) for a video, a frame folder, or a folder of sequence folders."""
-    from ..training.datasets import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+    from ..data.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
     if path.is_file():
         if path.suffix.lower() not in VIDEO_SUFFIXES:
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..evaluation.peers import NanoTrackTracker, OpenCvPeerTracker, resolve_nanotrack_files
-    from ..training.datasets import read_image_rgb
+    from ..data.images import read_image_rgb
     from ..training.pseudo_labels import PseudoLabelConfig, pseudo_label_video, write_track
 
     cfg = PseudoLabelConfig(clip_length=args.clip_length, starts_per_clip=args.starts_per_clip,

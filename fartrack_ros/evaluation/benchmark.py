@@ -46,7 +46,7 @@ def benchmark_variants() -> list[str]:
 def gflop_per_frame(variant: str, tokens: int = STEADY_STATE_TOKENS, embed_templates: bool = False) -> float:
     """Analytical GFLOP of one forward: 2 x (depth x (12 N D^2 + 2 N^2 D) + patch embedding + head)."""
     from fartrack_ros.config import depth_for_variant
-    from fartrack_ros.runtime.backends.cost import forward_gflop
+    from fartrack_ros.evaluation.cost import forward_gflop
 
     return forward_gflop(depth_for_variant(variant), tokens=tokens, embed_templates=embed_templates)
 
@@ -137,8 +137,8 @@ def run_benchmark(config: BenchConfig) -> dict:
     import torch
 
     from fartrack_ros.config import TrackerConfig
-    from fartrack_ros.runtime.backends.cost import matmul_gflops
-    from fartrack_ros.runtime.backends.validation import synthetic_sequence
+    from fartrack_ros.evaluation.cost import matmul_gflops
+    from fartrack_ros.data.synthetic import synthetic_sequence
     from fartrack_ros.runtime.tracker import build_tracker
 
     if config.frames < 1 or config.warmup < 0:

@@ -23,7 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .datasets import read_boxes_txt, read_sequences
+from ..data.annotations import read_boxes_txt
+from ..data.eval_sets import read_eval_sequences
 from .report import read_report_tracker
 from .results import read_result_runs
 
@@ -90,7 +91,7 @@ def run_box_sizes(run: str) -> dict:
     dataset = report["dataset"]
     results_dir = _results_dir(report, tracker, report_path, override)
     try:
-        sequences = {s.name: s for s in read_sequences(Path(dataset["root"]), dataset["format"])}
+        sequences = {s.name: s for s in read_eval_sequences(Path(dataset["root"]), dataset["format"])}
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot read the data set of {report_path}: {exc}") from None
     ratios = []

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Optional
 
-import cv2
 import numpy as np
 
 from ..core.boxes import iou_xywh
 from ..core.types import LOST, REACQUIRED, TRACKING
-from .datasets import EvalSequence
+from ..data.eval_sets import EvalSequence
+from ..data.images import read_image_rgb
 
 GROUPS = ("visible_correct", "visible_wrong", "absent")
 
@@ -29,7 +29,7 @@ def score_groups(tracker_factory: Callable[[], object],
         if not seq.has_full_ground_truth or seq.target_visible is None:
             raise ValueError(f"sequence {seq.name} lacks per-frame ground truth and visibility")
         for index, path in enumerate(seq.frame_paths):
-            image = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            image = read_image_rgb(path)
             if index == 0:
                 tracker.initialize(image, seq.init_box_xywh)
                 continue

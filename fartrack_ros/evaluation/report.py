@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from fartrack_ros.evaluation import metrics
-from fartrack_ros.evaluation.datasets import EvalSequence
+from fartrack_ros.data.eval_sets import EvalSequence
 from fartrack_ros.evaluation.results import read_result_runs, read_result_times
 
 

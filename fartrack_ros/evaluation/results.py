@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from fartrack_ros.core.files import replaced_atomically
-from fartrack_ros.evaluation.datasets import read_boxes_txt
-from fartrack_ros.training.datasets import read_numbers
+from fartrack_ros.data.annotations import read_boxes_txt, read_numbers
 
 
 @dataclass(frozen=True)

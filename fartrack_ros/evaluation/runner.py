@@ -19,17 +19,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fartrack_ros.evaluation.datasets import EvalSequence
+from fartrack_ros.data.eval_sets import EvalSequence
+from fartrack_ros.data.images import read_image_rgb
 from fartrack_ros.evaluation.results import has_result, result_paths, write_result
 from fartrack_ros.evaluation.runs import ResultRun
 from fartrack_ros.evaluation.trackers import TrackerSpec, build_eval_tracker
-
-
-def read_frame_rgb(path: Path) -> np.ndarray:
-    image_bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image_bgr is None:
-        raise FileNotFoundError(f"cannot read image: {path}")
-    return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
 
 
 def run_sequence(tracker, sequence: EvalSequence) -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +36,7 @@ def run_sequence(tracker, sequence: EvalSequence) -> tuple[np.ndarray, np.ndarra
     times = np.zeros(num_frames, dtype=np.float64)
     init_box = sequence.init_box_xywh
     for i, path in enumerate(sequence.frame_paths):
-        image = read_frame_rgb(path)
+        image = read_image_rgb(path)
         start = time.perf_counter()
         if i == 0:
             tracker.initialize(image, init_box)

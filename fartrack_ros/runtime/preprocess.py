@@ -7,8 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from ..data.images import IMAGENET_MEAN, IMAGENET_STD
 
 
 class Normalizer:

@@ -15,7 +15,7 @@ from typing import Optional, Sequence as Seq
 import yaml
 
 from ..config import STAGES, ModelConfig, config_from_dict, config_to_dict
-from .datasets import DatasetSpec
+from ..data.training_sets import DatasetSpec
 from .processing import ProcessingConfig
 
 DEVICES = ("auto", "cpu", "cuda")

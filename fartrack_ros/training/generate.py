@@ -1108,7 +1108,7 @@ def generate_dataset(out_dir: str | os.PathLike, num_sequences: int, seed: int =
 def contact_sheet(folder: str | os.PathLike, out_png: str | os.PathLike, sequences: int = 6,
                   frames_per_sequence: int = 6, tile_width: int = 200) -> Path:
     """A PNG grid of frames with their ground-truth boxes drawn (green; red = absent)."""
-    from .datasets import read_got10k
+    from ..data.training_sets import read_got10k
 
     ds = read_got10k(folder)
     rows = []

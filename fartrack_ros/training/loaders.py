@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from ..runtime.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from ..data.images import IMAGENET_MEAN, IMAGENET_STD
 from .processing import ClipSample, ProcessingConfig, process_clip_pick, process_frame_pick
 
 MAX_REDRAWS = 100

@@ -166,7 +166,7 @@ def train_score_head(weights: str | Path, out: str | Path, real_roots: Sequence[
     from ..config import TrackerConfig
     from ..model.score_head import write_weights_with_head
     from ..runtime.tracker import build_tracker
-    from .datasets import read_otb
+    from ..data.training_sets import read_otb
 
     started = time.perf_counter()
     tracker = build_tracker(TrackerConfig(weights=str(weights), variant=variant, threads=threads))

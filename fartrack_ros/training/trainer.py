@@ -38,10 +38,10 @@ from torch.utils.data import DataLoader
 from ..core.boxes import xywh_to_xyxy
 from ..core.crops import box_cxcywh_from_crop, box_xywh_in_crop, sample_target
 from ..core.files import replaced_atomically
+from ..data.training_sets import open_dataset
 from ..model.checkpoint import save_weights
 from ..model.fartrack import FARTrack, prune_lowest
 from .config import TrainConfig, train_config_to_dict
-from .datasets import open_dataset
 from .init_weights import load_previous_stage, load_vit_pretrained, structured_init_
 from .loaders import (ClipTrainingSet, EpochSampler, FrameTrainingSet, collate_clips,
                       normalize_crops, worker_init)

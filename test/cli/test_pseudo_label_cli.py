@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fartrack_ros.training.datasets import read_track_output
+from fartrack_ros.data.training_sets import read_track_output
 
 from cli_data import assert_one_line_error, fartrack, headless_env
 

@@ -22,7 +22,7 @@ def test_gflop_matches_the_paper_appendix(variant, expected):
 
 
 def test_gflop_per_layer_is_12nd2_plus_2n2d_multiply_adds():
-    from fartrack_ros.runtime.backends.cost import forward_gflop
+    from fartrack_ros.evaluation.cost import forward_gflop
 
     n, d = 397, 192
     per_layer = forward_gflop(7, tokens=n) - forward_gflop(6, tokens=n)

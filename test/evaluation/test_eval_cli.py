@@ -14,7 +14,7 @@ import pytest
 
 from eval_data import one_error_line, run_fartrack, write_got10k_split, write_otb_sequence
 from fartrack_ros.evaluation import metrics
-from fartrack_ros.evaluation.datasets import read_otb_sequences
+from fartrack_ros.data.eval_sets import read_otb_eval_sequences
 from fartrack_ros.evaluation.peers import NANOTRACK_ENV, NANOTRACK_FILES, NanoTrackTracker, nanotrack_factory
 from fartrack_ros.evaluation.results import read_result_runs
 from fartrack_ros.evaluation.trackers import TrackerSpec, result_key
@@ -39,7 +39,7 @@ def test_eval_otb_scores_around_absent_frames(tmp_path):
     assert tracker["sequences"]["Square"]["absent_frames"] == 3
     assert tracker["overall"]["sequences_scored"] == 1
     # the score is that of the annotated frames alone: delete the absent ones and score again
-    (seq,) = read_otb_sequences(root)
+    (seq,) = read_otb_eval_sequences(root)
     (boxes,) = read_result_runs(Path(tracker["results_dir"]), "otb", "Square")
     kept = [i for i in range(10) if i not in (4, 5, 8)]
     expected = metrics.ope_scores(metrics.ope_sequence_curves(boxes[kept], seq.gt_xywh[kept]))

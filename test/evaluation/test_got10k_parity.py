@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fartrack_ros.evaluation import metrics as m
-from fartrack_ros.evaluation.datasets import read_got10k_sequences
+from fartrack_ros.data.eval_sets import read_got10k_eval_sequences
 from fartrack_ros.evaluation.report import build_report
 from fartrack_ros.evaluation.runner import run_evaluation
 from fartrack_ros.evaluation.runs import prepare_run
@@ -79,7 +79,7 @@ def test_report_on_written_results_equals_toolkit_report(tmp_path, got10k_split)
     """Run KCF through the runner, then score the files with both our report and the toolkit."""
     dataset_root = tmp_path / "GOT-10k"
     shutil.move(str(got10k_split), dataset_root / "val")
-    sequences = read_got10k_sequences(dataset_root / "val")
+    sequences = read_got10k_eval_sequences(dataset_root / "val")
     result_root = tmp_path / "results"
     run = prepare_run(TrackerSpec("kcf"), result_root / "GOT-10k", "got10k", dataset_root / "val")
     run_evaluation([run], sequences, "got10k", progress=False)

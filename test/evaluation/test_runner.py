@@ -11,7 +11,7 @@ import pytest
 from eval_data import moving_square_frames
 from fartrack_ros.cli import main
 from fartrack_ros.core.types import LOST, TRACKING
-from fartrack_ros.evaluation.datasets import read_got10k_sequences, read_otb_sequences
+from fartrack_ros.data.eval_sets import read_got10k_eval_sequences, read_otb_eval_sequences
 from fartrack_ros.evaluation.peers import OpenCvPeerTracker
 from fartrack_ros.evaluation.report import build_report, format_table
 from fartrack_ros.evaluation.results import find_tracker_dirs, read_result_runs, read_result_times
@@ -62,7 +62,7 @@ def test_tracker_names_are_checked():
 
 
 def test_got10k_submission_layout_and_resume(tmp_path, got10k_split):
-    sequences = read_got10k_sequences(got10k_split)
+    sequences = read_got10k_eval_sequences(got10k_split)
     runs = prepared(["kcf"], tmp_path / "out", "got10k", got10k_split)
     summary = run_evaluation(runs, sequences, "got10k", progress=False)
     assert (summary.ran, summary.skipped, summary.frames) == (2, 0, 12)
@@ -81,7 +81,7 @@ def test_got10k_submission_layout_and_resume(tmp_path, got10k_split):
 
 
 def test_parallel_workers_give_the_same_boxes(tmp_path, got10k_split):
-    sequences = read_got10k_sequences(got10k_split)
+    sequences = read_got10k_eval_sequences(got10k_split)
     (one,) = prepared(["kcf"], tmp_path / "one", "got10k", got10k_split)
     run_evaluation([one], sequences, "got10k", workers=1, progress=False)
     two_kcf, two_mil = prepared(["kcf", "mil"], tmp_path / "two", "got10k", got10k_split)
@@ -100,7 +100,7 @@ def test_otb_layout_and_report(tmp_path):
     for i, frame in enumerate(frames):
         cv2.imwrite(str(root / "Square" / "img" / f"{i + 1:04d}.jpg"), frame)
     np.savetxt(root / "Square" / "groundtruth_rect.txt", boxes, fmt="%.1f", delimiter="\t")
-    sequences = read_otb_sequences(root)
+    sequences = read_otb_eval_sequences(root)
     (run,) = prepared(["csrt"], tmp_path / "out", "otb", root)
     run_evaluation([run], sequences, "otb", progress=False)
     assert (run.dir / "Square.txt").is_file()
@@ -172,7 +172,7 @@ def test_fartrack_runs_through_the_runner(tmp_path, random_weights):
     from eval_data import write_got10k_split
 
     torch.set_num_threads(1)
-    sequences = read_got10k_sequences(write_got10k_split(tmp_path / "val", num_sequences=1, num_frames=4))
+    sequences = read_got10k_eval_sequences(write_got10k_split(tmp_path / "val", num_sequences=1, num_frames=4))
     (run,) = prepared(["fartrack-pico"], tmp_path / "out", "got10k", tmp_path / "val",
                       weights=str(random_weights), backend="torch", threads=1)
     summary = run_evaluation([run], sequences, "got10k", progress=False)

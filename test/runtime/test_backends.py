@@ -9,15 +9,15 @@ import torch
 
 from fartrack_ros.config import ModelConfig, TrackerConfig
 from fartrack_ros.core.tokenizer import VOCAB_SIZE
+from fartrack_ros.data.synthetic import synthetic_sequence
+from fartrack_ros.evaluation.backend_checks import box_differences_px, open_loop_box_ious, track_sequence
+from fartrack_ros.evaluation.cost import forward_gflop
 from fartrack_ros.model.checkpoint import build_model, save_weights
 from fartrack_ros.model.fartrack import FARTrack, SEARCH_CENTRE_TOKEN
 from fartrack_ros.runtime import export
 from fartrack_ros.runtime.backends import available_backends, create_backend
-from fartrack_ros.runtime.backends.cost import forward_gflop
 from fartrack_ros.runtime.backends.inputs import NumpyCropNormalizer, TorchCropNormalizer
 from fartrack_ros.runtime.backends.token_forward import TokenForward
-from fartrack_ros.runtime.backends.validation import (box_differences_px, open_loop_box_ious,
-                                                      synthetic_sequence, track_sequence)
 from fartrack_ros.runtime.preprocess import Normalizer
 from fartrack_ros.runtime.tracker import build_tracker, default_backend
 

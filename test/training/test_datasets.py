@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fartrack_ros.training.datasets import (DatasetSpec, open_dataset, read_coco, read_got10k,
+from fartrack_ros.data.training_sets import (DatasetSpec, open_dataset, read_coco, read_got10k,
                                             read_lasot, read_otb, read_track_output, read_trackingnet)
 
 BOXES = np.array([[1, 2, 10, 12], [2.5, 3, 11, 12], [0, 0, 0, 0], [4, 5, 9, 8]], dtype=np.float64)

@@ -6,7 +6,7 @@ import configparser
 import numpy as np
 import pytest
 
-from fartrack_ros.training.datasets import read_got10k
+from fartrack_ros.data.training_sets import read_got10k
 from fartrack_ros.training.generate import (GeneratorConfig, Scene, Sprite, cover_level,
                                             generate_dataset, packaged_images, pools_for_split,
                                             render_scene, tree_images)

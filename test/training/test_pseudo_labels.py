@@ -7,7 +7,7 @@ import pytest
 
 from fartrack_ros.core.boxes import iou_xywh
 from fartrack_ros.evaluation.peers import OpenCvPeerTracker
-from fartrack_ros.training.datasets import read_track_output
+from fartrack_ros.data.training_sets import read_track_output
 from fartrack_ros.training.pseudo_labels import (PseudoLabelConfig, propose_boxes, pseudo_label_video,
                                                  write_track)
 

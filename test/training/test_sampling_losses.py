@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from fartrack_ros.core.tokenizer import quantize_coords
+from fartrack_ros.data.images import ImageFiles
+from fartrack_ros.data.training_sets import Sequence, TrackingDataset
 from fartrack_ros.runtime.preprocess import Normalizer
-from fartrack_ros.training.datasets import ImageFiles, Sequence, TrackingDataset
 from fartrack_ros.training.loaders import normalize_crops
 from fartrack_ros.training.losses import (distill_kl, expectation_xyxy, sequence_targets, siou_loss,
                                           token_cross_entropy)

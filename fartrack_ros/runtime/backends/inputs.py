@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 import torch
 
-from ..preprocess import IMAGENET_MEAN, IMAGENET_STD, Normalizer
+from ...data.images import IMAGENET_MEAN, IMAGENET_STD
+from ..preprocess import Normalizer
 
 
 class TemplateEmbedding:

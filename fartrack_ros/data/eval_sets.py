@@ -15,8 +15,9 @@ A ground-truth row of ``NaN`` (UAV123, DTB70, LaSOT-style "target absent") is ke
 the frame is marked not visible in ``target_visible`` (created, all other frames visible, where
 the layout has no visibility files); the metrics leave such frames out of every score. The first
 row must be a box: it initialises the trackers.
-Unlike the training readers (``fartrack_ros.training.datasets``, whose text parsers these
-share), evaluation needs the GOT-10k test split (first box only), OTB, the raw ``cover``
+The readers are named ``read_*_eval_sequence(s)``: they return :class:`EvalSequence`, while
+those of ``fartrack_ros.data.training_sets`` return training sequences. Unlike the training
+readers, evaluation needs the GOT-10k test split (first box only), OTB, the raw ``cover``
 levels and the resolution, and must not fold box validity into visibility (the toolkits keep
 the two apart).
 """
@@ -28,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fartrack_ros.training.datasets import read_flags, read_numbers
+from .annotations import read_boxes_txt, read_flags
 
 FORMATS = ("got10k", "lasot", "otb")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 # OTB sequences whose image folder holds more frames than the annotation covers; the ranges
 # (0-based, end exclusive) are those of the benchmark (and of the got10k toolkit).
@@ -65,18 +66,10 @@ class EvalSequence:
         return len(self.frame_paths)
 
 
-def read_boxes_txt(path: Path) -> np.ndarray:
-    """Read a non-empty (N, 4) box file (values separated by commas, tabs and/or spaces)."""
-    boxes = read_numbers(Path(path), columns=4)
-    if len(boxes) == 0:
-        raise ValueError(f"box file is empty: {path}")
-    return boxes
-
-
 def list_frames(folder: Path) -> tuple[Path, ...]:
-    frames = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    frames = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
     if not frames:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+        raise FileNotFoundError(f"no images ({', '.join(FRAME_SUFFIXES)}) in {folder}")
     return tuple(frames)
 
 
@@ -110,7 +103,7 @@ def _read_got10k_resolution(meta_file: Path) -> tuple[int, int] | None:
     return None
 
 
-def read_got10k_sequence(seq_dir: Path) -> EvalSequence:
+def read_got10k_eval_sequence(seq_dir: Path) -> EvalSequence:
     seq_dir = Path(seq_dir)
     frames = list_frames(seq_dir)
     gt = read_boxes_txt(seq_dir / "groundtruth.txt")
@@ -129,7 +122,7 @@ def read_got10k_sequence(seq_dir: Path) -> EvalSequence:
                         cover=cover, image_wh=_read_got10k_resolution(seq_dir / "meta_info.ini"))
 
 
-def read_got10k_sequences(root: Path) -> list[EvalSequence]:
+def read_got10k_eval_sequences(root: Path) -> list[EvalSequence]:
     root = _existing_dir(root)
     list_file = root / "list.txt"
     if list_file.is_file():
@@ -143,10 +136,10 @@ def read_got10k_sequences(root: Path) -> list[EvalSequence]:
         hint = [s for s in ("val", "test", "train") if (root / s).is_dir()]
         extra = f" (did you mean {root / hint[0]}?)" if hint else ""
         raise FileNotFoundError(f"no GOT-10k sequences (folders with groundtruth.txt) in {root}{extra}")
-    return [read_got10k_sequence(root / n) for n in names]
+    return [read_got10k_eval_sequence(root / n) for n in names]
 
 
-def read_lasot_sequence(seq_dir: Path) -> EvalSequence:
+def read_lasot_eval_sequence(seq_dir: Path) -> EvalSequence:
     seq_dir = Path(seq_dir)
     frames = list_frames(seq_dir / "img")
     gt = read_boxes_txt(seq_dir / "groundtruth.txt")
@@ -159,7 +152,7 @@ def read_lasot_sequence(seq_dir: Path) -> EvalSequence:
     return EvalSequence(name=seq_dir.name, frame_paths=frames, gt_xywh=gt, target_visible=visible)
 
 
-def read_lasot_sequences(root: Path) -> list[EvalSequence]:
+def read_lasot_eval_sequences(root: Path) -> list[EvalSequence]:
     root = _existing_dir(root)
     list_file = root / "testing_set.txt"
     if list_file.is_file():
@@ -173,10 +166,10 @@ def read_lasot_sequences(root: Path) -> list[EvalSequence]:
         dirs = sorted(p.parent for p in root.glob("*/*/groundtruth.txt"))
     if not dirs:
         raise FileNotFoundError(f"no LaSOT sequences (<class>/<seq>/groundtruth.txt) in {root}")
-    return [read_lasot_sequence(d) for d in dirs]
+    return [read_lasot_eval_sequence(d) for d in dirs]
 
 
-def read_otb_sequences(root: Path) -> list[EvalSequence]:
+def read_otb_eval_sequences(root: Path) -> list[EvalSequence]:
     root = _existing_dir(root)
     sequences = []
     for seq_dir in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -198,9 +191,9 @@ def read_otb_sequences(root: Path) -> list[EvalSequence]:
     return sequences
 
 
-def read_sequences(root: Path, dataset_format: str) -> list[EvalSequence]:
+def read_eval_sequences(root: Path, dataset_format: str) -> list[EvalSequence]:
     """All sequences of the data set at ``root`` in layout ``dataset_format``."""
-    readers = {"got10k": read_got10k_sequences, "lasot": read_lasot_sequences, "otb": read_otb_sequences}
+    readers = {"got10k": read_got10k_eval_sequences, "lasot": read_lasot_eval_sequences, "otb": read_otb_eval_sequences}
     if dataset_format not in readers:
         raise ValueError(f"unknown dataset format {dataset_format!r}; expected one of {FORMATS}")
     return readers[dataset_format](Path(root))

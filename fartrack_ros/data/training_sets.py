@@ -1,4 +1,4 @@
-"""Tracking datasets read from folders in their published layouts.
+"""Training datasets read from folders in their published layouts.
 
 Every reader returns a :class:`TrackingDataset`: a list of :class:`Sequence` objects, each with
 its frames (read lazily, RGB uint8), one box per frame in ``xywh`` (float pixels, GOT-10k
@@ -29,123 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence as Seq
 
-import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
-
-
-# --------------------------------------------------------------------------- frame sources
-
-def read_image_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as RGB uint8 (H, W, 3); FileNotFoundError naming the path if unreadable."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FileNotFoundError(f"cannot read image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-@dataclass(frozen=True)
-class NumberedFrames:
-    """Frames ``directory / pattern.format(first + i)`` for i in 0..count-1."""
-
-    directory: str
-    pattern: str
-    first: int
-    count: int
-
-    def __len__(self) -> int:
-        return self.count
-
-    def path(self, index: int) -> str:
-        _check_index(index, self.count)
-        return os.path.join(self.directory, self.pattern.format(self.first + index))
-
-    def read_rgb(self, index: int) -> np.ndarray:
-        return read_image_rgb(self.path(index))
-
-
-@dataclass(frozen=True)
-class ImageFiles:
-    """An explicit list of image files (one per frame)."""
-
-    paths: tuple[str, ...]
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def path(self, index: int) -> str:
-        _check_index(index, len(self.paths))
-        return self.paths[index]
-
-    def read_rgb(self, index: int) -> np.ndarray:
-        return read_image_rgb(self.path(index))
-
-
-class VideoFrames:
-    """Frames of a video file, decoded with OpenCV.
-
-    Reading frames in increasing order decodes each frame once; a jump backwards (or far
-    forwards) seeks. The capture is opened lazily so the object can be sent to worker processes.
-    """
-
-    def __init__(self, path: str, count: int):
-        self.video_path = str(path)
-        self.count = count
-        self._capture = None
-        self._next = 0
-
-    def __len__(self) -> int:
-        return self.count
-
-    def __getstate__(self):
-        return {"video_path": self.video_path, "count": self.count}
-
-    def __setstate__(self, state):
-        self.__init__(state["video_path"], state["count"])
-
-    def path(self, index: int) -> str:
-        _check_index(index, self.count)
-        return f"{self.video_path}#{index}"
-
-    def read_rgb(self, index: int) -> np.ndarray:
-        _check_index(index, self.count)
-        if self._capture is None:
-            self._capture = cv2.VideoCapture(self.video_path)
-            if not self._capture.isOpened():
-                self._capture = None
-                raise FileNotFoundError(f"cannot open video {self.video_path}")
-            self._next = 0
-        if index != self._next:
-            if index < self._next or index > self._next + 30:
-                self._capture.set(cv2.CAP_PROP_POS_FRAMES, index)
-                self._next = index
-            while self._next < index:           # short forward gap: decode through it
-                self._capture.grab()
-                self._next += 1
-        ok, frame = self._capture.read()
-        if not ok:
-            raise ValueError(f"video {self.video_path} has no frame {index}")
-        self._next = index + 1
-        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-
-
-def video_frame_count(path: str | os.PathLike) -> int:
-    """Number of frames of a video, counted by decoding (container headers can be wrong)."""
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise FileNotFoundError(f"cannot open video {path}")
-    count = 0
-    while capture.grab():
-        count += 1
-    capture.release()
-    return count
-
-
-def _check_index(index: int, count: int) -> None:
-    if not 0 <= index < count:
-        raise IndexError(f"frame index {index} outside 0..{count - 1}")
+from .annotations import positive_size, read_flags, read_name_list, read_numbers, require_dir
+from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageFiles, NumberedFrames, VideoFrames, video_frame_count
 
 
 # --------------------------------------------------------------------------- sequences
@@ -227,58 +114,6 @@ class LazyTrackingDataset(TrackingDataset):
         return self._build(index % self._count)
 
 
-# --------------------------------------------------------------------------- text parsing
-
-def read_numbers(path: Path, columns: int | None = None) -> np.ndarray:
-    """Numbers separated by commas, tabs or spaces, one row per non-empty line -> float64 array.
-
-    The word ``nan`` (any case) is accepted. With ``columns`` every row must have that many.
-    """
-    if not path.is_file():
-        raise FileNotFoundError(f"annotation file not found: {path}")
-    rows = []
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
-        line = line.strip()
-        if not line:
-            continue
-        parts = line.replace(",", " ").replace("\t", " ").split()
-        try:
-            row = [float(p) for p in parts]
-        except ValueError:
-            raise ValueError(f"{path}:{lineno}: not a list of numbers: {line!r}") from None
-        if columns is not None and len(row) != columns:
-            raise ValueError(f"{path}:{lineno}: expected {columns} numbers, got {len(row)}: {line!r}")
-        rows.append(row)
-    if columns is not None:
-        return np.asarray(rows, dtype=np.float64).reshape(-1, columns)
-    return np.asarray(rows, dtype=np.float64)
-
-
-def read_flags(path: Path, count: int) -> np.ndarray:
-    """Per-frame integer labels: one per line (GOT-10k) or comma-separated on one line (LaSOT)."""
-    values = read_numbers(path).reshape(-1)
-    if values.size != count:
-        raise ValueError(f"{path}: {values.size} labels for {count} frames")
-    return values.astype(np.int64)
-
-
-def positive_size(boxes_xywh: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return np.isfinite(boxes_xywh).all(axis=1) & (boxes_xywh[:, 2] > 0) & (boxes_xywh[:, 3] > 0)
-
-
-def _read_name_list(path: Path) -> list[str]:
-    if not path.is_file():
-        raise FileNotFoundError(f"sequence list not found: {path}")
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
-
-
-def _require_dir(path: Path, what: str) -> Path:
-    if not path.is_dir():
-        raise FileNotFoundError(f"{what} not found: {path}")
-    return path
-
-
 # --------------------------------------------------------------------------- GOT-10k
 
 def read_got10k(root: str | os.PathLike, sequence_list: str | os.PathLike | None = None,
@@ -289,11 +124,11 @@ def read_got10k(root: str | os.PathLike, sequence_list: str | os.PathLike | None
     ``sequence_list``: a file of sequence names to use instead of ``list.txt`` (e.g. pytracking's
     vot-train split). Without ``list.txt`` the sequence folders are found by listing ``root``.
     """
-    root = _require_dir(Path(root), "GOT-10k folder")
+    root = require_dir(Path(root), "GOT-10k folder")
     if sequence_list is not None:
-        names = _read_name_list(Path(sequence_list))
+        names = read_name_list(Path(sequence_list))
     elif (root / "list.txt").is_file():
-        names = _read_name_list(root / "list.txt")
+        names = read_name_list(root / "list.txt")
     else:
         names = sorted(p.name for p in root.iterdir() if (p / "groundtruth.txt").is_file())
     sequences = [read_got10k_sequence(root / n, name) for n in names]
@@ -301,7 +136,7 @@ def read_got10k(root: str | os.PathLike, sequence_list: str | os.PathLike | None
 
 
 def read_got10k_sequence(folder: Path, dataset: str = "got10k") -> Sequence:
-    _require_dir(folder, "GOT-10k sequence folder")
+    require_dir(folder, "GOT-10k sequence folder")
     boxes = read_numbers(folder / "groundtruth.txt", 4)
     n = len(boxes)
     valid = positive_size(boxes)
@@ -330,9 +165,9 @@ def read_lasot(root: str | os.PathLike, sequence_list: str | os.PathLike | None 
     ``sequence_list``: a file of sequence names (``airplane-1`` ...), e.g. the official training
     split; ``classes``: restrict to these class folders. Default: every sequence found.
     """
-    root = _require_dir(Path(root), "LaSOT folder")
+    root = require_dir(Path(root), "LaSOT folder")
     if sequence_list is not None:
-        names = _read_name_list(Path(sequence_list))
+        names = read_name_list(Path(sequence_list))
         folders = [root / n.rsplit("-", 1)[0] / n for n in names]
     else:
         class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
@@ -348,7 +183,7 @@ def read_lasot(root: str | os.PathLike, sequence_list: str | os.PathLike | None 
 
 
 def read_lasot_sequence(folder: Path, dataset: str = "lasot") -> Sequence:
-    _require_dir(folder, "LaSOT sequence folder")
+    require_dir(folder, "LaSOT sequence folder")
     boxes = read_numbers(folder / "groundtruth.txt", 4)
     n = len(boxes)
     visible = positive_size(boxes)
@@ -373,17 +208,17 @@ def read_trackingnet(root: str | os.PathLike, chunks: Seq[str] | None = None,
 
     ``chunks``: the chunk folders to use (``TRAIN_0`` ...); default every ``TRAIN_*`` folder.
     """
-    root = _require_dir(Path(root), "TrackingNet folder")
+    root = require_dir(Path(root), "TrackingNet folder")
     if chunks is None:
         chunk_dirs = sorted((p for p in root.iterdir() if p.is_dir() and p.name.startswith("TRAIN_")),
                             key=lambda p: int(p.name.split("_")[1]) if p.name.split("_")[1].isdigit() else 0)
         if not chunk_dirs:
             raise FileNotFoundError(f"no TRAIN_* chunk folders under {root}")
     else:
-        chunk_dirs = [_require_dir(root / c, "TrackingNet chunk") for c in chunks]
+        chunk_dirs = [require_dir(root / c, "TrackingNet chunk") for c in chunks]
     sequences = []
     for chunk in chunk_dirs:
-        anno_dir = _require_dir(chunk / "anno", "TrackingNet anno folder")
+        anno_dir = require_dir(chunk / "anno", "TrackingNet anno folder")
         for anno in sorted(anno_dir.glob("*.txt")):
             boxes = read_numbers(anno, 4)
             frames = NumberedFrames(str(chunk / "frames" / anno.stem), "{}.jpg", 0, len(boxes))
@@ -396,7 +231,7 @@ def read_trackingnet(root: str | os.PathLike, chunks: Seq[str] | None = None,
 def read_coco(images_dir: str | os.PathLike, annotations_json: str | os.PathLike,
               name: str = "coco") -> TrackingDataset:
     """COCO detection: every non-crowd annotation with a positive-size box is a one-frame sequence."""
-    images_dir = _require_dir(Path(images_dir), "COCO image folder")
+    images_dir = require_dir(Path(images_dir), "COCO image folder")
     ann_path = Path(annotations_json)
     if not ann_path.is_file():
         raise FileNotFoundError(f"COCO annotation file not found: {ann_path}")
@@ -437,7 +272,7 @@ def read_otb(root: str | os.PathLike, name: str = "otb") -> TrackingDataset:
     one row per frame. ``NaN`` rows (target absent) are kept as invisible frames, so the samplers
     never draw them as a template or search frame.
     """
-    root = _require_dir(Path(root), "OTB folder")
+    root = require_dir(Path(root), "OTB folder")
     folders = sorted(p for p in root.iterdir()
                      if (p / "groundtruth_rect.txt").is_file() and (p / "img").is_dir())
     if not folders:

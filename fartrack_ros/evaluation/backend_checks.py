@@ -1,49 +1,15 @@
 """Checks shared by the backend tests, the benchmark and the reduced-precision reports.
 
-``synthetic_sequence`` draws a small deterministic clip (a textured object drifting and scaling
-over a textured background) so backends can be compared without any data set on disk.
-``track_sequence`` runs a tracker over it; ``box_differences_px`` compares
-two runs' boxes (IoU: ``fartrack_ros.evaluation.metrics``).
+``track_sequence`` runs a tracker over a clip (e.g. ``fartrack_ros.data.synthetic.synthetic_sequence``);
+``box_differences_px`` compares two runs' boxes (IoU: ``fartrack_ros.evaluation.metrics``);
+``ShadowBackend`` runs two backends on the same inputs (open loop); ``save_random_weights``
+writes a random model for speed and parity checks.
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
-import cv2
 import numpy as np
-
-
-def _texture(rng: np.random.Generator, height: int, width: int, cells: int) -> np.ndarray:
-    """Smooth random RGB texture: a coarse random grid upsampled bicubically."""
-    coarse = rng.integers(0, 256, size=(cells, cells, 3), dtype=np.uint8)
-    return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
-
-
-def synthetic_sequence(num_frames: int, seed: int = 0, height: int = 240, width: int = 320
-                       ) -> tuple[list[np.ndarray], tuple[float, float, float, float]]:
-    """``num_frames`` RGB uint8 frames and the first frame's target box (xywh)."""
-    if num_frames < 2:
-        raise ValueError(f"a sequence needs at least 2 frames, got {num_frames}")
-    rng = np.random.default_rng(seed)
-    background = _texture(rng, height, width, 12)
-    target = _texture(rng, 64, 64, 5)
-    base_w, base_h = width * 0.18, height * 0.22
-    frames, first_box = [], None
-    for t in range(num_frames):
-        phase = 2 * math.pi * t / max(num_frames, 8)
-        scale = 1.0 + 0.25 * math.sin(phase)
-        w, h = base_w * scale, base_h * scale
-        cx = width * (0.5 + 0.25 * math.sin(phase))
-        cy = height * (0.5 + 0.2 * math.sin(2 * phase))
-        x0, y0 = int(round(cx - w / 2)), int(round(cy - h / 2))
-        iw, ih = int(round(w)), int(round(h))
-        frame = background.copy()
-        frame[y0:y0 + ih, x0:x0 + iw] = cv2.resize(target, (iw, ih))
-        frames.append(frame)
-        if first_box is None:
-            first_box = (float(x0), float(y0), float(iw), float(ih))
-    return frames, first_box
 
 
 def save_random_weights(path, seed: int = 0):
@@ -51,9 +17,9 @@ def save_random_weights(path, seed: int = 0):
     checks, where the weights' values do not matter."""
     import torch
 
-    from ...config import ModelConfig
-    from ...model.checkpoint import save_weights
-    from ...model.fartrack import FARTrack
+    from ..config import ModelConfig
+    from ..model.checkpoint import save_weights
+    from ..model.fartrack import FARTrack
 
     torch.manual_seed(seed)
     return save_weights(path, FARTrack(ModelConfig(stage="sparse", depth=15)))
@@ -97,7 +63,7 @@ class ShadowBackend:
 
 def _decoded_pairs(pairs) -> tuple[np.ndarray, np.ndarray]:
     """The two backends' decoded crop-normalised xyxy coordinates, (frames, 4) each."""
-    from ...core.tokenizer import decode_sparse
+    from ..core.tokenizer import decode_sparse
 
     return tuple(np.stack([decode_sparse(p[side]) for p in pairs]).astype(np.float64)
                  for side in (0, 1))
@@ -114,7 +80,7 @@ def open_loop_box_ious(pairs) -> np.ndarray:
 
     Both boxes come from the same search crop, and one crop maps to the image by one scale and
     shift, so this is also their IoU in the image (before the tracker clips boxes to it)."""
-    from ...core.boxes import iou_xywh, xyxy_to_xywh
+    from ..core.boxes import iou_xywh, xyxy_to_xywh
 
     a, b = (xyxy_to_xywh(xyxy) for xyxy in _decoded_pairs(pairs))
     for xywh in (a, b):
