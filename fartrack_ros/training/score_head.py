@@ -12,7 +12,7 @@ it must judge in use:
 * off-centre crops: now and then one more forward on a crop centred elsewhere (near the target
   or anywhere in the frame) is scored without changing the tracker, as re-acquisition does.
 
-Sources: the generated sequences of ``training.generate`` made to need a confidence (targets
+Sources: the generated sequences of ``data.scenes`` made to need a confidence (targets
 leaving and re-entering the frame, occluders, look-alike distractors) and, when given, real
 annotated video (OTB layout, e.g. the real ``train`` split). The fit is a few seconds on the
 collected samples; the collection (closed-loop tracking) is the cost.
@@ -101,7 +101,8 @@ def collect_sequence(tracker, read_frame: Callable[[int], np.ndarray], boxes: np
 def generated_sequences(count: int, frames: int, seed: int, split: str = "train"):
     """Generated sequences built to need a confidence: more exits, distractors and occluders
     than the default generator. Yields (name, frames list, boxes, visible)."""
-    from .generate import GeneratorConfig, generate_sequence, packaged_images
+    from ..data.photos import packaged_images
+    from ..data.scenes import GeneratorConfig, generate_sequence
     cfg = GeneratorConfig(num_frames=frames, exit_probability=0.3, max_distractors=3,
                           max_occluders=3)
     images = packaged_images()

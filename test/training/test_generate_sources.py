@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from fartrack_ros.training.generate import (DEBIAN_SOURCES, GeneratorConfig, Scene, Sprite,
-                                            background_images, cutout_images, debian_sources,
-                                            flat_neighbour_share, generate_dataset, render_scene,
-                                            _load_cutout)
+from fartrack_ros.data.photos import (DEBIAN_SOURCES, background_images, cutout_images, debian_sources,
+                                     flat_neighbour_share, load_cutout)
+from fartrack_ros.data.scenes import GeneratorConfig, Scene, Sprite, render_scene
+from fartrack_ros.training.generate import generate_dataset
 
 GREY = 90
 
@@ -72,7 +72,7 @@ def test_loaded_cutout_is_cropped_to_its_mask_with_clean_edge_colours(tmp_path):
     rgba[20:60, 30:90, 3] = 255
     rgba[rgba[..., 3] == 0, :3] = (255, 0, 255)
     write_rgba(tmp_path / "c.png", rgba)
-    out = _load_cutout(str(tmp_path / "c.png"))
+    out = load_cutout(str(tmp_path / "c.png"))
     assert out.shape == (40 + 4, 60 + 4, 4)                  # the mask's box and a 2-pixel border
     assert (out[2:-2, 2:-2, 3] == 255).all() and (out[:2, :, 3] == 0).all()
     # the border took the colours of the mask's edge (averaged over 3x3), not black
@@ -81,7 +81,7 @@ def test_loaded_cutout_is_cropped_to_its_mask_with_clean_edge_colours(tmp_path):
     big = np.zeros((600, 300, 4), np.uint8)
     big[..., :3], big[..., 3] = 128, 255
     write_rgba(tmp_path / "big.png", big)
-    assert max(_load_cutout(str(tmp_path / "big.png")).shape[:2]) == 256 + 4
+    assert max(load_cutout(str(tmp_path / "big.png")).shape[:2]) == 256 + 4
 
 
 def test_cutout_target_box_is_the_tight_box_of_its_transformed_mask():

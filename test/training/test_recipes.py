@@ -19,7 +19,8 @@ from fartrack_ros.config import ModelConfig, config_from_dict
 from fartrack_ros.model.checkpoint import CheckpointError, build_model, load_weights
 from fartrack_ros.model.fartrack import FARTrack
 from fartrack_ros.training.config import TrainConfig, load_train_config, train_config_to_dict
-from fartrack_ros.training.generate import GeneratorConfig, generate_dataset
+from fartrack_ros.data.scenes import GeneratorConfig
+from fartrack_ros.training.generate import generate_dataset
 from fartrack_ros.training.init_weights import load_vit_pretrained, structured_init_
 from fartrack_ros.training.loaders import FrameTrainingSet, normalize_crops
 from fartrack_ros.training.losses import frame_losses, sequence_losses
