@@ -2,6 +2,8 @@
 
 ``synthetic_sequence`` draws a textured object drifting and scaling over a textured background
 (RGB frames and the first box), as the backend checks and the benchmarks use it.
+``SyntheticScene`` is a textured square on a smooth Lissajous path, drawn frame by frame on
+demand (BGR, endless), with its true box: the camera stand-in of the ROS tools publishes it.
 The generated training dataset's scenes (real photographs, occlusion, distractors) are in
 ``fartrack_ros.data.scenes``.
 """
@@ -43,3 +45,39 @@ def synthetic_sequence(num_frames: int, seed: int = 0, height: int = 240, width:
         if first_box is None:
             first_box = (float(x0), float(y0), float(iw), float(ih))
     return frames, first_box
+
+
+def _noise_texture(rng: np.random.Generator, height: int, width: int, low: int, high: int,
+             blur: int) -> np.ndarray:
+    noise = rng.integers(low, high, size=(height, width, 3), dtype=np.uint8)
+    return cv2.GaussianBlur(noise, (blur, blur), 0) if blur > 1 else noise
+
+
+class SyntheticScene:
+    """A textured square on a smooth Lissajous path over a textured background."""
+
+    def __init__(self, size_wh: tuple[int, int] = (640, 480), seed: int = 0,
+                 period_frames: int = 150) -> None:
+        self.width, self.height = size_wh
+        rng = np.random.default_rng(seed)
+        self.background = _noise_texture(rng, self.height, self.width, 0, 140, 5)
+        side = max(12, int(0.18 * min(self.width, self.height)))
+        self.target_wh = (side, int(round(side * 0.8)))
+        patch = _noise_texture(rng, self.target_wh[1], self.target_wh[0], 120, 256, 3)
+        cv2.rectangle(patch, (0, 0), (self.target_wh[0] - 1, self.target_wh[1] - 1),
+                      (255, 255, 255), 2)
+        self.patch = patch
+        self.period = period_frames
+
+    def box_xywh(self, index: int) -> tuple[float, float, float, float]:
+        w, h = self.target_wh
+        phase = 2 * math.pi * index / self.period
+        cx = self.width / 2 + 0.3 * self.width * math.sin(phase)
+        cy = self.height / 2 + 0.25 * self.height * math.sin(2 * phase)
+        return float(round(cx - w / 2)), float(round(cy - h / 2)), float(w), float(h)
+
+    def frame_bgr(self, index: int) -> np.ndarray:
+        x, y, w, h = (int(v) for v in self.box_xywh(index))
+        frame = self.background.copy()
+        frame[y:y + h, x:x + w] = self.patch
+        return frame

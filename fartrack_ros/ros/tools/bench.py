@@ -1,7 +1,7 @@
 """`fartrack bench-node`: images from a second process into the running node at a fixed rate;
 one JSON object with what the node kept up with.
 
-The camera process publishes the generated scene (fartrack_ros.ros.tools.camera.SyntheticScene) for
+The camera process publishes the generated scene (fartrack_ros.data.synthetic.SyntheticScene) for
 ``duration`` seconds; the target is set on its first frame through the service; this process
 only collects the node's detections and status. Latency = image stamp -> detections received
 here; ``node_latency_ms_*`` is the node's own figure (stamp -> publish, last 100 frames).
@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from .camera import SyntheticScene, parse_size
+from ...data.synthetic import SyntheticScene
+from .camera import parse_size
 from ..package_files import find_config_file
 from .session import NodeSession, node_figures, stream_figures
 

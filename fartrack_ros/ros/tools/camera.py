@@ -6,14 +6,14 @@ fixed rate with fresh stamps. Runs as its own process for the demo and the node 
 
 It prints a JSON line when the first frame is out, {"first_frame_stamp_ns": N}, and one at
 the end: {"published": N, "stamps_ns": [first, last], "rate": Hz}.
-The generated scene (``synthetic_frame_bgr``) is a textured square moving over a textured
-background; its true box is ``synthetic_box_xywh``, so tests and benchmarks know the answer.
+The generated scene (``fartrack_ros.data.synthetic.SyntheticScene``) is a textured square moving
+over a textured background; its true box is ``SyntheticScene.box_xywh``, so tests and benchmarks
+know the answer.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from typing import Iterator, Optional
@@ -21,6 +21,7 @@ from typing import Iterator, Optional
 import cv2
 import numpy as np
 
+from ...data.synthetic import SyntheticScene
 from ...runtime.video import open_frames
 
 
@@ -33,42 +34,6 @@ def parse_size(text: str) -> tuple[int, int]:
     if width < 32 or height < 32:
         raise ValueError(f"size {text!r} is too small (at least 32x32)")
     return width, height
-
-
-def _texture(rng: np.random.Generator, height: int, width: int, low: int, high: int,
-             blur: int) -> np.ndarray:
-    noise = rng.integers(low, high, size=(height, width, 3), dtype=np.uint8)
-    return cv2.GaussianBlur(noise, (blur, blur), 0) if blur > 1 else noise
-
-
-class SyntheticScene:
-    """A textured square on a smooth Lissajous path over a textured background."""
-
-    def __init__(self, size_wh: tuple[int, int] = (640, 480), seed: int = 0,
-                 period_frames: int = 150) -> None:
-        self.width, self.height = size_wh
-        rng = np.random.default_rng(seed)
-        self.background = _texture(rng, self.height, self.width, 0, 140, 5)
-        side = max(12, int(0.18 * min(self.width, self.height)))
-        self.target_wh = (side, int(round(side * 0.8)))
-        patch = _texture(rng, self.target_wh[1], self.target_wh[0], 120, 256, 3)
-        cv2.rectangle(patch, (0, 0), (self.target_wh[0] - 1, self.target_wh[1] - 1),
-                      (255, 255, 255), 2)
-        self.patch = patch
-        self.period = period_frames
-
-    def box_xywh(self, index: int) -> tuple[float, float, float, float]:
-        w, h = self.target_wh
-        phase = 2 * math.pi * index / self.period
-        cx = self.width / 2 + 0.3 * self.width * math.sin(phase)
-        cy = self.height / 2 + 0.25 * self.height * math.sin(2 * phase)
-        return float(round(cx - w / 2)), float(round(cy - h / 2)), float(w), float(h)
-
-    def frame_bgr(self, index: int) -> np.ndarray:
-        x, y, w, h = (int(v) for v in self.box_xywh(index))
-        frame = self.background.copy()
-        frame[y:y + h, x:x + w] = self.patch
-        return frame
 
 
 def frames_from(args) -> tuple[Iterator[np.ndarray], float]:
