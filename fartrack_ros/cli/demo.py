@@ -65,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from ..ros.tools.demo import print_summary, run_demo
-    from ..runtime.video import parse_box_xywh
+    from ..data.video import parse_box_xywh
 
     box = parse_box_xywh(args.box) if args.box else None
     try:

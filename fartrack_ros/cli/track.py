@@ -126,7 +126,7 @@ class Outputs:
     """The results file and the overlay writer, opened before the model loads."""
 
     def __init__(self, args, fmt: str, fps: float, size_wh: tuple[int, int]):
-        from ..runtime.video import open_overlay_writer
+        from ..data.video import open_overlay_writer
 
         self.fmt, self.created, self.rows = fmt, [], 0
         self.results = self.writer = None
@@ -168,7 +168,7 @@ def run(args) -> int:
 
     from ..core.boxes import validate_box_xywh
     from ..core.types import TRACKING, TrackResult
-    from ..runtime.video import check_overlay_path, open_bag, open_frames, parse_box_xywh
+    from ..data.video import check_overlay_path, open_bag, open_frames, parse_box_xywh
     from ..runtime.visualize import draw_track_overlay
 
     if args.topic and not args.bag:

@@ -1,6 +1,6 @@
 """Image and video readers: every frame handed on is RGB uint8 (H, W, 3).
 
-``read_image_rgb`` reads one image file; ``NumberedFrames``, ``ImageFiles`` and ``VideoFrames``
+``read_image_rgb`` reads one image file (``read_image_bgr``: in OpenCV's channel order); ``NumberedFrames``, ``ImageFiles`` and ``VideoFrames``
 are the frame holders of a sequence (a numbered pattern, a list of files, a video file), each
 with ``len``, ``path(i)`` and ``read_rgb(i)``; ``video_frame_count`` counts a video's frames.
 ``IMAGENET_MEAN`` / ``IMAGENET_STD`` are the statistics the network's inputs are normalised
@@ -20,12 +20,18 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def read_image_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as RGB uint8 (H, W, 3); FileNotFoundError naming the path if unreadable."""
+def read_image_bgr(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as OpenCV's BGR uint8 (H, W, 3); FileNotFoundError naming the path if
+    unreadable."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise FileNotFoundError(f"cannot read image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image
+
+
+def read_image_rgb(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as RGB uint8 (H, W, 3); FileNotFoundError naming the path if unreadable."""
+    return cv2.cvtColor(read_image_bgr(path), cv2.COLOR_BGR2RGB)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from cli_data import assert_one_line_error, fartrack, moving_square_frames, writ
 
 pytest.importorskip("rosbags")
 
-from fartrack_ros.runtime.video import open_bag  # noqa: E402
+from fartrack_ros.data.video import open_bag  # noqa: E402
 
 FAST = ("--backend", "torch", "--threads", "1", "--quiet")
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from cli_data import fartrack, moving_square_frames, read_video, write_video
 
-from fartrack_ros.runtime.video import open_frames
+from fartrack_ros.data.video import open_frames
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from ...data.synthetic import SyntheticScene
-from ...runtime.video import open_frames
+from ...data.video import open_frames
 
 
 def parse_size(text: str) -> tuple[int, int]:

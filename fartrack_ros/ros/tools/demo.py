@@ -21,7 +21,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from ...core.types import TRACKING, TrackResult
-from ...runtime.video import open_frames
+from ...data.video import open_frames
 from ...runtime.visualize import draw_track_overlay
 from ..conversions import box_xywh_from_detection, image_msg_to_rgb, stamp_to_ns
 from ..package_files import find_config_file, repository_root

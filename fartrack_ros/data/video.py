@@ -20,7 +20,9 @@ from typing import Iterator, Optional
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+from .images import read_image_bgr
+
+FOLDER_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 # overlay file suffix -> fourcc that this OpenCV build writes with it
 OVERLAY_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
@@ -74,10 +76,7 @@ class FolderSource(FrameSource):
 
     def frames(self, start: int = 0) -> Iterator[Frame]:
         for index in range(start, len(self.frame_paths)):
-            img = cv2.imread(str(self.frame_paths[index]), cv2.IMREAD_COLOR)
-            if img is None:
-                raise ValueError(f"cannot read image {self.frame_paths[index]}")
-            yield Frame(index, img, None)
+            yield Frame(index, read_image_bgr(self.frame_paths[index]), None)
 
 
 class CaptureSource(FrameSource):
@@ -151,9 +150,9 @@ def open_frames(path: str | Path, folder_fps: float = 30.0) -> FrameSource:
             raise FileNotFoundError(f"video or frame folder not found: {path} (a camera is "
                                     "given by its index, e.g. 0; a stream by its URL)")
         if path.is_dir():
-            frames = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            frames = sorted(p for p in path.iterdir() if p.suffix.lower() in FOLDER_IMAGE_SUFFIXES)
             if not frames:
-                raise ValueError(f"no image files ({sorted(IMAGE_SUFFIXES)}) in folder {path}")
+                raise ValueError(f"no image files ({sorted(FOLDER_IMAGE_SUFFIXES)}) in folder {path}")
             return FolderSource(path, frames, folder_fps)
         target = (path, "video")
     what, kind = target
