@@ -1,5 +1,10 @@
 """`fartrack_node`: camera images in, the tracked target out as vision_msgs/Detection2DArray.
 
+Two nodes share one adapter (``TrackerAdapter``): the managed (lifecycle) node
+``FARTrackLifecycleNode`` in fartrack_ros.ros.lifecycle_node (the `fartrack_node` executable)
+and the plain ``FARTrackNode`` here (`python -m fartrack_ros.ros.node`), which configures and
+activates itself at start-up.
+
 The node only adapts: parameters -> TrackerConfig, messages -> RGB arrays, TrackResult ->
 messages. Threading (see fartrack_ros.ros.frames): the image callback stores the newest message
 and returns; one worker thread owns the tracker, takes the newest frame, tracks and publishes;
@@ -19,7 +24,8 @@ Interfaces (names relative to the node; see README "ROS 2 node"):
   srv  ~/set_target      fartrack_ros/SetTarget
   srv  ~/stop            std_srvs/Trigger
 
-Run: python -m fartrack_ros.ros.node --ros-args --params-file config/cpu_drone.yaml
+Run: python -m fartrack_ros.ros.node --ros-args --params-file config/cpu_drone.yaml   (plain)
+     python -m fartrack_ros.ros.lifecycle_node --ros-args -p autostart:=true  (managed)
 """
 from __future__ import annotations
 
@@ -30,7 +36,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import cv2
 import rclpy
@@ -117,11 +123,26 @@ class SwapTrackerCommand(WorkerCommand):
     device: str = ""
 
 
-class FarTrackNode(Node):
-    def __init__(self, node_name: str = NODE_NAME, **kwargs) -> None:
-        super().__init__(node_name, **kwargs)
-        self._started = False
+class TrackerAdapter:
+    """The node's work, shared by the plain and the managed node (mixed into an rclpy Node).
+
+    Three steps, which the plain node takes at start-up and the managed node in its lifecycle
+    transitions: ``_load_model`` (configure: the tracker from the parameters), ``_start_tracking``
+    (activate: subscriptions and the worker thread) and ``_stop_tracking`` (deactivate: the
+    worker stopped, the subscriptions gone, the model kept); ``_unload_model`` frees the model
+    (cleanup). The services, ``~/status`` and ``/diagnostics`` exist from construction: while
+    not tracking, requests are answered with the reason.
+    """
+
+    # Parameters besides NODE_PARAMETERS that a subclass declares (name -> NodeParameter).
+    EXTRA_PARAMETERS: dict = {}
+
+    def _init_adapter(self) -> None:
+        """Declare and check the parameters, create what exists in every state."""
+        self._model_configured = False        # a model parameter change loads the model now
         self._pending_tracker = None          # built by the parameter callback, swapped in later
+        self._worker: Optional[threading.Thread] = None
+        self._tracking_entities: list = []    # subscriptions created by _start_tracking
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.add_post_set_parameters_callback(self._after_set_parameters)
         self._declare_parameters()
@@ -153,32 +174,17 @@ class FarTrackNode(Node):
         self._processing_ms = 0.0
         self._status_lock = threading.Lock()
 
-        self._load_initial_tracker(p)
-
         self._exchange = FrameExchange(p["frame_history"])
-        qos = QoSProfile(depth=p["qos_depth"], history=HistoryPolicy.KEEP_LAST,
-                         reliability=(ReliabilityPolicy.BEST_EFFORT
-                                      if p["qos_reliability"] == "best_effort"
-                                      else ReliabilityPolicy.RELIABLE))
         self._compressed = p["compressed"]
-        topic = self._input_topic_name(p["image_topic"])
-        self._image_sub = self.create_subscription(
-            CompressedImage if self._compressed else Image, topic, self._on_image, qos)
-        self._input_topic = self._image_sub.topic_name
-        self._target_sub = self.create_subscription(Detection2D, "~/target", self._on_target, 10)
+        self._image_topic = self._input_topic_name(p["image_topic"])
+        self._input_topic = self.resolve_topic_name(self._image_topic)   # remaps applied
         self._camera_infos: OrderedDict[int, CameraInfo] = OrderedDict()   # by stamp, newest last
         self._camera_info_lock = threading.Lock()
         self._bearing: Optional[tuple] = None          # (azimuth, elevation) of the last frame
         self._bearing_problem = ""
         self._camera_info_topic = self._camera_info_topic_name(p["camera_info_topic"])
-        if self._camera_info_topic:
-            # best effort matches reliable and best-effort camera drivers alike
-            self.create_subscription(CameraInfo, self._camera_info_topic, self._on_camera_info,
-                                     QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT))
-        self._bearing_pub = self.create_publisher(Vector3Stamped, "~/target_bearing", 10)
-        self._detections_pub = self.create_publisher(Detection2DArray, "~/detections", 10)
-        self._status_pub = self.create_publisher(TrackStatus, "~/status", 10)
-        self._debug_pub = self.create_publisher(Image, "~/debug_image", 1)
+        self._create_output_publishers()
+        self._status_pub = self._publisher(TrackStatus, "~/status", 10)
         service_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=SERVICE_QUEUE_DEPTH,
                                  reliability=ReliabilityPolicy.RELIABLE,
                                  durability=DurabilityPolicy.VOLATILE)
@@ -189,18 +195,109 @@ class FarTrackNode(Node):
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0, self._publish_diagnostics)
 
-        self._worker = threading.Thread(target=self._worker_loop, name="fartrack_worker",
-                                        daemon=True)
+    def _publisher(self, msg_type, topic: str, qos):
+        """An output publisher (the managed node makes lifecycle publishers)."""
+        return self.create_publisher(msg_type, topic, qos)
+
+    def _create_output_publishers(self) -> None:
+        self._bearing_pub = self._publisher(Vector3Stamped, "~/target_bearing", 10)
+        self._detections_pub = self._publisher(Detection2DArray, "~/detections", 10)
+        self._debug_pub = self._publisher(Image, "~/debug_image", 1)
+
+    @property
+    def tracking_active(self) -> bool:
+        """True while the worker runs: frames are taken and requests are served."""
+        return self._worker is not None
+
+    def _inactive_reason(self) -> str:
+        return "the node is not active"
+
+    def _lifecycle_diagnostics(self) -> Optional[tuple]:
+        """(lifecycle state, (level, message) replacing the tracker's or None); the managed
+        node's, None for the plain node."""
+        return None
+
+    def _start_tracking(self) -> None:
+        """Subscribe to the inputs and start the worker thread (a fresh frame exchange)."""
+        if self._worker is not None:
+            return
+        p = {name: self.get_parameter(name).value for name in NODE_PARAMETERS}
+        self._exchange = FrameExchange(p["frame_history"])
+        qos = QoSProfile(depth=p["qos_depth"], history=HistoryPolicy.KEEP_LAST,
+                         reliability=(ReliabilityPolicy.BEST_EFFORT
+                                      if p["qos_reliability"] == "best_effort"
+                                      else ReliabilityPolicy.RELIABLE))
+        subscriptions = [
+            self.create_subscription(CompressedImage if self._compressed else Image,
+                                     self._image_topic, self._on_image, qos),
+            self.create_subscription(Detection2D, "~/target", self._on_target, 10)]
+        self._input_topic = subscriptions[0].topic_name
+        if self._camera_info_topic:
+            # best effort matches reliable and best-effort camera drivers alike
+            subscriptions.append(self.create_subscription(
+                CameraInfo, self._camera_info_topic, self._on_camera_info,
+                QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)))
+        self._tracking_entities = subscriptions
+        self._worker = threading.Thread(target=self._worker_loop, args=(self._exchange,),
+                                        name="fartrack_worker", daemon=True)
         self._worker.start()
-        self._started = True
         self.get_logger().info(
             f"listening on {self._input_topic} ({'CompressedImage' if self._compressed else 'Image'}, "
             f"{p['qos_reliability']} depth {p['qos_depth']}); model: "
-            f"{self._model_description(p) if self._tracker else 'NOT LOADED'}")
+            f"{self._model_summary if self._tracker else 'NOT LOADED'}")
+
+    def _stop_tracking(self) -> None:
+        """Unsubscribe, stop the worker (requests it never took are answered), drop the target;
+        the model stays loaded."""
+        for entity in self._tracking_entities:
+            self.destroy_subscription(entity)
+        self._tracking_entities = []
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            self._exchange.close()
+            worker.join(timeout=10.0)
+            for command in self._exchange.wait(timeout=0.0)[0]:   # never handled: answer them
+                if isinstance(command, TargetCommand):
+                    command.outcome = {"success": False, "message": self._inactive_reason()}
+                command.finish()
+        self._drop_target()
+
+    def _load_model(self) -> str:
+        """Check every parameter and build the tracker; '' on success, else the reason (also
+        kept as the model error, shown in ~/status, /diagnostics and set_target answers)."""
+        values = {name: self.get_parameter(name).value for name in NODE_PARAMETERS}
+        problems = [reason for name, value in values.items()
+                    if (reason := check_parameter(name, value))]
+        if problems:
+            self._model_error = "; ".join(problems)
+            return self._model_error
+        if values["device"] == "cuda":
+            import torch
+            if not torch.cuda.is_available():
+                self.get_logger().warning("device 'cuda' requested but CUDA is not available; "
+                                          "falling back to cpu")
+                values["device"] = "cpu"
+        self._device = values["device"]
+        try:
+            self._tracker = self._build_tracker(values)
+        except (OSError, ValueError, RuntimeError) as exc:
+            self._tracker = None
+            self._model_error = f"model not loaded: {exc}"
+            return self._model_error
+        self._model_error = ""
+        self._model_summary = self._model_description(values)
+        self._model_configured = True
+        return ""
+
+    def _unload_model(self) -> None:
+        self._drop_target()
+        self._tracker = None
+        self._model_configured = False
+        self._model_summary = "not loaded"
 
     # ------------------------------------------------------------------ parameters
     def _declare_parameters(self) -> None:
-        for spec in NODE_PARAMETERS.values():
+        for spec in (*NODE_PARAMETERS.values(), *self.EXTRA_PARAMETERS.values()):
             constraints = f"one of {list(spec.choices)}" if spec.choices else ""
             descriptor = ParameterDescriptor(name=spec.name, description=spec.description,
                                              read_only=spec.read_only,
@@ -217,7 +314,7 @@ class FarTrackNode(Node):
         """A misspelt key in a params file is an error, not a silently ignored value."""
         overrides = getattr(self, "_parameter_overrides", {}) or {}
         unknown = sorted(name for name in overrides if name not in NODE_PARAMETERS
-                         and name not in _ROS_OWN_PARAMETERS
+                         and name not in self.EXTRA_PARAMETERS and name not in _ROS_OWN_PARAMETERS
                          and not name.startswith("qos_overrides."))
         if unknown:
             raise InvalidParameterValueException(
@@ -229,12 +326,12 @@ class FarTrackNode(Node):
         for name, value in values.items():
             if name in _ROS_OWN_PARAMETERS or name.startswith("qos_overrides."):
                 continue
-            reason = check_parameter(name, value)
+            reason = check_parameter(name, value, self.EXTRA_PARAMETERS)
             if reason:
                 return SetParametersResult(successful=False, reason=reason)
         # After start-up, a model parameter change loads the model now, so that a missing or
         # corrupt file is refused with its reason instead of leaving the node without a model.
-        if self._started and any(NODE_PARAMETERS[n].rebuilds_tracker for n in values
+        if self._model_configured and any(NODE_PARAMETERS[n].rebuilds_tracker for n in values
                                  if n in NODE_PARAMETERS):
             merged = {n: self.get_parameter(n).value for n in NODE_PARAMETERS}
             merged.update(values)
@@ -253,11 +350,14 @@ class FarTrackNode(Node):
                 self._debug_enabled = p.value
             elif p.name == "class_id":
                 self._class_id = p.value
-        if self._started and self._pending_tracker is not None:
+        if self._pending_tracker is not None:
             tracker, description, device = self._pending_tracker
             self._pending_tracker = None
-            self._exchange.put_command(SwapTrackerCommand(tracker=tracker, description=description,
-                                                          device=device))
+            command = SwapTrackerCommand(tracker=tracker, description=description, device=device)
+            if self.tracking_active:
+                self._exchange.put_command(command)
+            else:                                  # no worker owns the tracker now
+                self._run_command(command)
 
     def _input_topic_name(self, image_topic: str) -> str:
         """The image topic; with compressed input, image_transport's convention: the base topic
@@ -287,23 +387,6 @@ class FarTrackNode(Node):
     def _build_tracker(self, values):
         from ..runtime.tracker import build_tracker
         return build_tracker(tracker_config_from_parameters(values))
-
-    def _load_initial_tracker(self, values) -> None:
-        values = dict(values)
-        if values["device"] == "cuda":
-            import torch
-            if not torch.cuda.is_available():
-                self.get_logger().warning("device 'cuda' requested but CUDA is not available; "
-                                          "falling back to cpu")
-                values["device"] = "cpu"
-        self._device = values["device"]
-        try:
-            self._tracker = self._build_tracker(values)
-            self._model_summary = self._model_description(values)
-        except (OSError, ValueError, RuntimeError) as exc:
-            self._model_error = f"model not loaded: {exc}"
-            self.get_logger().error(self._model_error + " (set the 'weights' parameter to a "
-                                    "valid file to recover)")
 
     # ------------------------------------------------------------------ callbacks (executor)
     def _on_image(self, msg) -> None:
@@ -341,20 +424,25 @@ class FarTrackNode(Node):
         self._set_error(f"image rejected: {reason} (frame stamped {stamp_ns} ns)")
         self._publish_status(self.get_clock().now().nanoseconds)
 
-    async def _to_worker(self, command: WorkerCommand) -> None:
+    async def _to_worker(self, command: WorkerCommand) -> bool:
         """Hand ``command`` to the worker and wait for it without blocking the executor, so that
-        every request of a burst is taken from DDS at once and answered in order."""
+        every request of a burst is taken from DDS at once and answered in order. False (not
+        handed over) while the node is not active."""
+        if not self.tracking_active:
+            return False
         command.future = Future(executor=self.executor)
         # a done callback makes set_result (worker thread) wake the executor to resume us
         command.future.add_done_callback(lambda _: None)
         self._exchange.put_command(command)
         await command.future
+        return True
 
     async def _on_set_target(self, request: SetTarget.Request, response: SetTarget.Response):
         command = TargetCommand(box_xywh=(request.x, request.y, request.width, request.height),
                                 image_wh=(int(request.image_width), int(request.image_height)),
                                 stamp_ns=stamp_to_ns(request.stamp), source="service")
-        await self._to_worker(command)
+        if not await self._to_worker(command):
+            command.outcome = {"success": False, "message": self._inactive_reason()}
         o = command.outcome or {"success": False, "message": "the node is shutting down"}
         response.success = o["success"]
         response.message = o["message"]
@@ -367,9 +455,10 @@ class FarTrackNode(Node):
 
     async def _on_stop(self, request: Trigger.Request, response: Trigger.Response):
         command = StopCommand()
-        await self._to_worker(command)
+        handed_over = await self._to_worker(command)
         response.success = bool(command.message)
-        response.message = command.message or "the node is shutting down"
+        response.message = command.message or (
+            "the node is shutting down" if handed_over else self._inactive_reason())
         return response
 
     def _on_target(self, msg: Detection2D) -> None:
@@ -378,9 +467,9 @@ class FarTrackNode(Node):
                                                  source="topic"))
 
     # ------------------------------------------------------------------ worker thread
-    def _worker_loop(self) -> None:
-        while not self._exchange.closed:
-            commands, frame = self._exchange.wait(timeout=0.5)
+    def _worker_loop(self, exchange: FrameExchange) -> None:
+        while not exchange.closed:
+            commands, frame = exchange.wait(timeout=0.5)
             for index, command in enumerate(commands):
                 try:
                     if self._superseded(command, commands[index + 1:]):
@@ -579,6 +668,8 @@ class FarTrackNode(Node):
         return self._last_result.state if self._last_result is not None else TRACKING
 
     def _publish_status(self, now_ns: int) -> None:
+        if not self.tracking_active:
+            return
         with self._status_lock:
             received, dropped = self._exchange.counts()
             name = self._state_name()
@@ -632,6 +723,10 @@ class FarTrackNode(Node):
                                                       f"elevation {math.degrees(self._bearing[1]):.2f} deg"
                                                       if self._bearing else "")),
             }
+            lifecycle = self._lifecycle_diagnostics()
+            if lifecycle is not None:
+                values["lifecycle_state"] = lifecycle[0]
+                level, message = lifecycle[1] or (level, message)
         self._diagnostics_pub.publish(diagnostic_array(
             now.to_msg(), f"{self.get_fully_qualified_name()}: tracker",
             self.get_fully_qualified_name(), level, message, values))
@@ -649,24 +744,37 @@ class FarTrackNode(Node):
             self.get_logger().warning(warning)
 
     def destroy_node(self) -> None:
-        if hasattr(self, "_worker"):          # absent when __init__ failed (bad parameters)
-            self._exchange.close()
-            self._worker.join(timeout=5.0)
-            for command in self._exchange.wait(timeout=0.0)[0]:   # never handled: answer them
-                if isinstance(command, TargetCommand):
-                    command.outcome = {"success": False, "message": "the node is shutting down"}
-                command.finish()
+        if hasattr(self, "_exchange"):        # absent when __init__ failed (bad parameters)
+            self._stop_tracking()
         super().destroy_node()
 
 
-def main(argv: Optional[list] = None) -> int:
+class FARTrackNode(TrackerAdapter, Node):
+    """The plain node: loads the model and starts tracking at construction. A model that does
+    not load leaves it up in state error; setting a usable ``weights`` file recovers."""
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs) -> None:
+        Node.__init__(self, node_name, **kwargs)
+        self._init_adapter()
+        error = self._load_model()
+        self._model_configured = True         # a later weights change loads the model
+        if error:
+            self.get_logger().error(f"{error} (set the 'weights' parameter to a valid file to "
+                                    "recover)")
+        self._start_tracking()
+
+
+def run_node(create: Callable[[], Node], argv: Optional[list] = None,
+             started: Optional[Callable[[Node], None]] = None) -> int:
+    """Create the node, spin it until SIGINT or shutdown, destroy it; exit code 2 with the
+    reason when its parameters are refused. ``started(node)`` runs before spinning."""
     # Before rclpy.init creates the participant: the shipped Fast DDS profile unless the user
     # named one (fartrack_ros.ros.dds); the warnings judge the environment as the user set it.
     user_environment = dict(os.environ)
     profile = use_shipped_profile()
     rclpy.init(args=sys.argv if argv is None else argv)
     try:
-        node = FarTrackNode()
+        node = create()
     except (ParameterException, InvalidParameterTypeException, InvalidParameterValueException,
             ValueError) as exc:
         print(f"{NODE_NAME}: error: {exc}", file=sys.stderr)
@@ -676,13 +784,21 @@ def main(argv: Optional[list] = None) -> int:
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
+        if started is not None:
+            started(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        executor.shutdown(timeout_sec=1.0)
         node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def main(argv: Optional[list] = None) -> int:
+    """The plain node (`python -m fartrack_ros.ros.node`)."""
+    return run_node(FARTrackNode, argv)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,13 @@ class NodeParameter:
 
 QOS_RELIABILITIES = ("best_effort", "reliable")
 
+# The managed node's own parameter (the plain node starts tracking at once).
+LIFECYCLE_PARAMETERS: dict[str, NodeParameter] = {p.name: p for p in (
+    NodeParameter("autostart", False, "managed node only: configure and activate at start-up "
+                  "(the launch file sets it); false = wait for the lifecycle services",
+                  read_only=True),
+)}
+
 NODE_PARAMETERS: dict[str, NodeParameter] = {p.name: p for p in (
     NodeParameter("weights", "", "official .pth.tar or own .safetensors weights file; "
                   "empty = the weights shipped with the package", rebuilds_tracker=True),
@@ -75,11 +82,13 @@ NODE_PARAMETERS: dict[str, NodeParameter] = {p.name: p for p in (
 )}
 
 
-def check_parameter(name: str, value: Any) -> Optional[str]:
-    """The reason ``value`` is not acceptable for parameter ``name``, or None when it is."""
-    spec = NODE_PARAMETERS.get(name)
+def check_parameter(name: str, value: Any,
+                    extra: Optional[Mapping[str, NodeParameter]] = None) -> Optional[str]:
+    """The reason ``value`` is not acceptable for parameter ``name``, or None when it is.
+    ``extra``: parameters a node declares besides NODE_PARAMETERS (the managed node's)."""
+    spec = NODE_PARAMETERS.get(name) or (extra or {}).get(name)
     if spec is None:
-        return f"unknown parameter {name!r}; known: {sorted(NODE_PARAMETERS)}"
+        return f"unknown parameter {name!r}; known: {sorted({*NODE_PARAMETERS, *(extra or {})})}"
     expected = type(spec.default)
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)

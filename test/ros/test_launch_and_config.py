@@ -8,13 +8,14 @@ from __future__ import annotations
 from ros_harness import DOMAIN_ID, ROOT, random_weights, start_node  # noqa: F401 (fixtures)
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from fartrack_ros.ros.tools.client import TrackerClient
-from fartrack_ros.ros.parameters import (NODE_PARAMETERS, check_parameter,
+from fartrack_ros.ros.parameters import (LIFECYCLE_PARAMETERS, NODE_PARAMETERS, check_parameter,
                                          tracker_config_from_parameters)
 
 CONFIG_FILES = sorted((ROOT / "config").glob("*.yaml"))
@@ -124,7 +125,7 @@ def test_launch_file_parameters_exist_on_the_node(path):
     tree = ast.parse(path.read_text())
     assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description"
                for n in tree.body)
-    unknown = (facts.parameter_keys | facts.forwarded) - set(NODE_PARAMETERS)
+    unknown = (facts.parameter_keys | facts.forwarded) - set(NODE_PARAMETERS) - set(LIFECYCLE_PARAMETERS)
     assert not unknown, f"{path.name} sets parameters the node does not have: {sorted(unknown)}"
     assert facts.forwarded <= facts.declared, "a forwarded launch argument is not declared"
     undeclared = facts.used - facts.declared
@@ -150,17 +151,33 @@ def test_launch_file_references_exist(path):
                       for k in d.keys if isinstance(k, ast.Constant)}
             assert passed <= included.declared, \
                 f"{path.name} passes {sorted(passed - included.declared)} to {text}"
-    nodes = [c for c in facts.calls if getattr(c.func, "id", "") == "Node"]
+    nodes = [c for c in facts.calls if getattr(c.func, "id", "") in ("Node", "LifecycleNode")]
     for call in nodes:
         kwargs = {k.arg: k.value.value for k in call.keywords if isinstance(k.value, ast.Constant)}
-        assert kwargs.get("package") == "fartrack_ros"
-        assert kwargs.get("executable") == "fartrack_node"
+        executable = {"Node": "fartrack_node_plain", "LifecycleNode": "fartrack_node"}[call.func.id]
+        assert kwargs.get("executable") == executable, f"{path.name}: {call.func.id} runs {kwargs}"
+        assert "fartrack_ros" in facts.strings and "fartrack_node" in facts.strings
+
+
+def test_the_launch_file_starts_the_managed_node_active_by_default():
+    facts = launch_facts(ROOT / "launch" / "fartrack.launch.py")
+    defaults = {c.args[0].value: k.value.value for c in facts.calls
+                if getattr(c.func, "id", "") == "DeclareLaunchArgument"
+                for k in c.keywords if k.arg == "default_value" and isinstance(k.value, ast.Constant)}
+    assert defaults["managed"] == "true" and defaults["autostart"] == "true"
+    assert "autostart" in facts.parameter_keys
 
 
 def test_cmake_installs_the_executable_launch_and_config():
     cmake = (ROOT / "CMakeLists.txt").read_text()
     assert "install(DIRECTORY launch config DESTINATION share/${PROJECT_NAME})" in cmake
-    assert "DESTINATION lib/${PROJECT_NAME}" in cmake and '"${CMAKE_CURRENT_BINARY_DIR}/fartrack_node"' in cmake
+    assert "DESTINATION lib/${PROJECT_NAME}" in cmake
+    launchers = dict(re.findall(r"^fartrack_launcher\((\w+) ([\w.]+)\)", cmake, re.MULTILINE))
+    assert launchers == {"fartrack_node": "fartrack_ros.ros.lifecycle_node",
+                         "fartrack_node_plain": "fartrack_ros.ros.node",
+                         "fartrack_follow": "fartrack_ros.ros.follow"}, launchers
+    for module in launchers.values():
+        assert (ROOT / (module.replace(".", "/") + ".py")).is_file(), module
 
 
 def test_launch_file_gives_the_node_the_shipped_fast_dds_profile():

@@ -1,5 +1,6 @@
-"""A client of a running fartrack_node in another process: calls its services, collects its
-detections and status, optionally publishes images. Used by the demo, the node benchmark and
+"""A client of a running fartrack_node in another process: calls its services (the lifecycle
+services of the managed node too), collects its detections and status, optionally publishes
+images. Used by the demo, the node benchmark and
 the tests; it uses only the node's public interfaces.
 
 rclpy runs on a private context with its own executor thread, so the caller's thread can block
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 import rclpy
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
 from rclpy.context import Context
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -58,6 +61,9 @@ class TrackerClient:
             self.node.create_subscription(msg_type, topic, callback, qos)
         self._set_target = self.node.create_client(SetTarget, f"{self.node_fqn}/set_target")
         self._stop = self.node.create_client(Trigger, f"{self.node_fqn}/stop")
+        # the managed node's standard lifecycle services (absent on the plain node)
+        self._change_state = self.node.create_client(ChangeState, f"{self.node_fqn}/change_state")
+        self._get_state = self.node.create_client(GetState, f"{self.node_fqn}/get_state")
         self.image_publisher = None
         if image_topic:
             self.image_publisher = self.node.create_publisher(
@@ -156,6 +162,27 @@ class TrackerClient:
     def stop(self, timeout: float = 20.0) -> Trigger.Response:
         return self._call(self._stop, Trigger.Request(), timeout)
 
+    def wait_for_lifecycle(self, timeout: float = 30.0) -> bool:
+        """True once the managed node's change_state and get_state services are up."""
+        return self.wait_for(lambda: self._change_state.service_is_ready()
+                             and self._get_state.service_is_ready(), timeout, poll=0.05)
+
+    def change_state(self, transition: str, timeout: float = 60.0) -> bool:
+        """Trigger a lifecycle transition by its label (configure, activate, deactivate,
+        cleanup, shutdown); the node's answer (False: refused or failed)."""
+        ids = {"configure": Transition.TRANSITION_CONFIGURE, "activate": Transition.TRANSITION_ACTIVATE,
+               "deactivate": Transition.TRANSITION_DEACTIVATE, "cleanup": Transition.TRANSITION_CLEANUP}
+        request = ChangeState.Request()
+        if transition in ids:
+            request.transition.id = ids[transition]
+        else:                      # e.g. "shutdown": one label, three ids (by start state)
+            request.transition.label = transition
+        return self._call(self._change_state, request, timeout).success
+
+    def lifecycle_state(self, timeout: float = 20.0) -> str:
+        """The managed node's current state label (unconfigured, inactive, active, ...)."""
+        return self._call(self._get_state, GetState.Request(), timeout).current_state.label
+
     def publish_image(self, msg: Image) -> None:
         self.image_publisher.publish(msg)
 
@@ -167,7 +194,12 @@ class TrackerClient:
         return statuses[-1].message if statuses else None
 
     def close(self) -> None:
-        self.executor.shutdown(timeout_sec=1.0)
+        """Stop the spinner thread first, then destroy the node (every publisher, subscription
+        and client on it, a caller's own included), then the context. Destroying the node while
+        the spinner still waited on its entities has hung inside rclpy's destroy_node."""
+        self.executor.shutdown(timeout_sec=5.0)
+        self._spinner.join(timeout=5.0)
+        if self._spinner.is_alive():
+            self.node.get_logger().warning("client executor still spinning after shutdown")
         self.node.destroy_node()
         self.context.try_shutdown()
-        self._spinner.join(timeout=2.0)

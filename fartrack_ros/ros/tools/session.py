@@ -55,7 +55,9 @@ class NodeSession:
 
     def start_node(self, params_file: Optional[Path], parameters: dict,
                    timeout: float = 120.0, extra_subscriptions: tuple = ()) -> None:
-        args = [sys.executable, "-m", "fartrack_ros.ros.node", "--ros-args",
+        """Start the managed node and bring it to active through its lifecycle services
+        (configure loads the model: a failure raises with the node's reason)."""
+        args = [sys.executable, "-m", "fartrack_ros.ros.lifecycle_node", "--ros-args",
                 "-r", f"__ns:={self.namespace}", "-r", f"image:={self.camera_topic}"]
         if params_file:
             args += ["--params-file", str(params_file)]
@@ -66,10 +68,17 @@ class NodeSession:
                                     client_name="fartrack_session",
                                     extra_subscriptions=extra_subscriptions)
         deadline = time.monotonic() + timeout
-        while not self.client.wait_for_node(0.5):
+        while not self.client.wait_for_lifecycle(0.5):
             if self.node.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"fartrack_node did not start (exit code {self.node.poll()}); "
                                    f"see {self.output_dir / 'node.log'}:\n{self.node_log_tail()}")
+        for transition in ("configure", "activate"):
+            if not self.client.change_state(transition, timeout=max(deadline - time.monotonic(), 30.0)):
+                raise RuntimeError(f"fartrack_node: {transition} failed; see "
+                                   f"{self.output_dir / 'node.log'}:\n{self.node_log_tail()}")
+        if not self.client.wait_for_node(max(deadline - time.monotonic(), 10.0)):
+            raise RuntimeError(f"fartrack_node's services did not come up:\n"
+                               f"{self.client.discovery_report()}")
         status_seen = self.client.wait_for(lambda: self.client.latest_status() is not None, 5.0)
         if status_seen and self.client.latest_status().state_name == "error":
             raise RuntimeError(f"fartrack_node: {self.client.latest_status().last_error}")
