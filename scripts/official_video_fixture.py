@@ -38,7 +38,6 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 VIDEO_DIR = Path("/usr/share/doc/opencv-doc/examples/data")
 # name -> (file, first frame, number of frames, initial box xywh)

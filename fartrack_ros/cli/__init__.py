@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "bench": "bench",
     "compare": "compare",
     "box-sizes": "box_sizes",
+    "precision": "precision",
     "train": "train",
     "make-dataset": "make_dataset",
     "demo": "demo",

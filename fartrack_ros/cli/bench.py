@@ -18,6 +18,13 @@ left) goes to stderr.
 The default is quick: the three variants on the default backend ('auto': onnxruntime on cpu,
 torch on cuda), 3 jobs. The full matrix, every variant on every backend available here, is
 --variant all --backend all (15 jobs on a CPU machine; several minutes).
+
+To compare backends on a busy machine, --rounds N times them against each other instead: per
+variant, every backend runs in its own process, and N interleaved rounds time --frames frames of
+each in turn (after --settle idle seconds, so that no thread pool of the block before still
+spins) on a generated 320x240 clip with a random model (its values do not change speed). Prints
+one JSON document: median and best-round ms per frame, ratios to 'reference' (include it), the
+measured fp32 matmul GFLOP/s and each backend's share of the fp32 bound (CPU only).
 """
 
 EXAMPLES = """\
@@ -26,9 +33,15 @@ examples:
   fartrack bench --variant all --backend all            # the full matrix
   fartrack bench --variant pico --backend torch,onnxruntime-int8 --threads 2 --json
   fartrack bench --device cuda --variant tiny --frames 300
+  fartrack bench --rounds 5 --backend reference,torch,onnxruntime --threads 2   # ratios to reference
+  fartrack bench --rounds 5 --variant pico --backend reference,torch --threads 1 --clock cpu
 """
 
 DEFAULT_BACKEND = "auto"
+ROUNDS_BACKENDS = "reference,torch"     # --rounds compares against reference
+ROUNDS_THREADS = 2
+DEFAULT_FRAMES, ROUNDS_FRAMES = 100, 20
+DEFAULT_WARMUP, ROUNDS_WARMUP = 10, 5
 
 
 def _names(text: str, allowed: list[str], what: str) -> list[str]:
@@ -61,17 +74,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help=f"comma-separated from {', '.join(VARIANTS)}, or all (default: %(default)s)")
     jobs.add_argument("--backend", default=DEFAULT_BACKEND, metavar="LIST",
                       help="comma-separated from auto, " + ", ".join(BACKENDS) + ", or all = every backend "
-                           "available here (default: auto, the tracker's default backend for the device)")
+                           "available here (default: auto, the tracker's default backend for the device; "
+                           f"with --rounds {ROUNDS_BACKENDS})")
     add_device_argument(jobs)
     jobs.add_argument("--threads", type=positive_int, default=None, metavar="N",
-                      help="compute threads (default: torch's default, one per core)")
+                      help="compute threads (default: torch's default, one per core; with --rounds "
+                           f"{ROUNDS_THREADS})")
     jobs.add_argument("--weights", default=None, metavar="FILE",
-                      help="weights file (default: the shipped weights, else a random model: same speed)")
+                      help="weights file (default: the shipped weights, else a random model: same speed; "
+                           "with --rounds a random model)")
     measure = parser.add_argument_group("measurement")
-    measure.add_argument("--frames", type=positive_int, default=100, metavar="N",
-                         help="timed frames, for track() and for the forward alone (default: %(default)s)")
-    measure.add_argument("--warmup", type=int, default=10, metavar="N",
-                         help="untimed frames first (default: %(default)s)")
+    measure.add_argument("--frames", type=positive_int, default=None, metavar="N",
+                         help=f"timed frames, for track() and for the forward alone (default: {DEFAULT_FRAMES}; "
+                              f"with --rounds per round, default {ROUNDS_FRAMES})")
+    measure.add_argument("--warmup", type=int, default=None, metavar="N",
+                         help=f"untimed frames first (default: {DEFAULT_WARMUP}; with --rounds {ROUNDS_WARMUP})")
     measure.add_argument("--width", type=int, default=640, help="camera image width (default: %(default)s)")
     measure.add_argument("--height", type=int, default=480, help="camera image height (default: %(default)s)")
     measure.add_argument("--json", action="store_true",
@@ -79,6 +96,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     measure.add_argument("--in-process", action="store_true",
                          help="measure in this process (faster start; peak memory then includes earlier "
                               "jobs) (default: a fresh process per job)")
+    rounds = parser.add_argument_group("backends against each other (--rounds)")
+    rounds.add_argument("--rounds", type=int, default=0, metavar="N",
+                        help="time the backends of each variant in N interleaved rounds and print their "
+                             "ratios to reference as JSON (default: 0 = off, one job after the other)")
+    rounds.add_argument("--settle", type=float, default=0.5, metavar="S",
+                        help="with --rounds: idle seconds before each timed block, so that the thread "
+                             "pools of the block before have stopped spinning (default: %(default)s)")
+    rounds.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="with --rounds: wall time, or process CPU time (with --threads 1 a robust "
+                             "proxy on a busy machine: it does not count time the process waited) "
+                             "(default: %(default)s)")
 
 
 def _eta(seconds: float) -> str:
@@ -92,8 +120,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.width < 32 or args.height < 32:
         raise ValueError(f"image size {args.width}x{args.height} is too small (at least 32x32)")
-    if args.warmup < 0:
+    if args.warmup is not None and args.warmup < 0:
         raise ValueError(f"--warmup must be >= 0, got {args.warmup}")
+    if args.rounds < 0:
+        raise ValueError(f"--rounds must be >= 0, got {args.rounds}")
+    if args.rounds:
+        return run_rounds(args)
+    frames = args.frames or DEFAULT_FRAMES
+    warmup = DEFAULT_WARMUP if args.warmup is None else args.warmup
     jobs = plan_jobs(args.variant, args.backend, args.device)
     if not args.json:
         print(bench_table_header(), flush=True)
@@ -103,11 +137,29 @@ def run(args: argparse.Namespace) -> int:
         left = f"about {_eta(elapsed / (k - 1) * (len(jobs) - k + 1))} left" if k > 1 else "time left unknown yet"
         print(f"bench: job {k}/{len(jobs)} {variant}/{backend} ({left})", file=sys.stderr, flush=True)
         config = BenchConfig(variant=variant, backend=backend, weights=args.weights, device=args.device,
-                             threads=args.threads, frames=args.frames, warmup=args.warmup,
+                             threads=args.threads, frames=frames, warmup=warmup,
                              image_wh=(args.width, args.height))
         result = run_benchmark(config) if args.in_process else run_isolated(config)
         print(json.dumps(result) if args.json else bench_table_row(result), flush=True)
     if not args.json:
         print(bench_table_footer(), flush=True)
     print(f"bench: {len(jobs)} job(s) in {_eta(time.monotonic() - started)}", file=sys.stderr, flush=True)
+    return 0
+
+
+def run_rounds(args: argparse.Namespace) -> int:
+    """``--rounds N``: the backends of each variant timed against each other (one JSON document)."""
+    from fartrack_ros.evaluation.bench_rounds import bench_rounds
+
+    if args.device != "cpu":
+        raise ValueError("--rounds measures on the CPU only (leave --device at cpu)")
+    backend_text = ROUNDS_BACKENDS if args.backend == DEFAULT_BACKEND else args.backend
+    jobs = plan_jobs(args.variant, backend_text, args.device)
+    variants = list(dict.fromkeys(v for v, _ in jobs))
+    backends = list(dict.fromkeys(b for _, b in jobs))
+    report = bench_rounds(variants, backends, weights=args.weights, threads=args.threads or ROUNDS_THREADS,
+                          rounds=args.rounds, frames_per_round=args.frames or ROUNDS_FRAMES,
+                          warmup=ROUNDS_WARMUP if args.warmup is None else args.warmup,
+                          settle=args.settle, clock=args.clock)
+    print(json.dumps(report, indent=2))
     return 0

@@ -15,6 +15,7 @@ HELP = "measure the confidence, the lost state and re-acquisition (heuristic vs 
 EXAMPLES = """examples:
   fartrack eval-confidence --dataset-root data/real/val --format otb
   fartrack eval-confidence --dataset-root data/real/val --generated-reentry 20 --json out.json
+  fartrack eval-confidence --dataset-root data/generated/test --format got10k --score-groups
 """
 
 _FIGURES = (("roc_auc", "ROC AUC (IoU>=0.5 vs IoU<0.1/absent)", "{:.3f}"),
@@ -54,6 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "thresholds x enter x exit frames (to choose the defaults)")
     parser.add_argument("--records", metavar="DIR",
                         help="write the per-frame records (score, state, IoU) as .npz per run")
+    parser.add_argument("--score-groups", action="store_true",
+                        help="instead of the runs: the tracker's mean score and lost share on the "
+                             "frames of --dataset-root where it is on the target (IoU>=0.5), off it, "
+                             "and where the target is absent, as one JSON line (default: off)")
 
 
 def _datasets(args):
@@ -88,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
                                                 "reacquire_crops") if getattr(args, k) is not None}
     base = TrackerConfig(weights=args.weights, variant=args.variant, threads=args.threads,
                          **overrides)
+    if args.score_groups:
+        return _score_groups(args, base)
     tracker = build_tracker(base)
     head = tracker.score_head
     # "heuristic": the score as before the head (threshold 0.2, no hysteresis, official boxes)
@@ -165,3 +172,16 @@ def _print_sweep(name: str, rows: list) -> None:
         print(f"{r['lost_threshold']:9.2f} {r['lost_enter_frames']:2d} {r['lost_exit_frames']:2d}"
               f"  {r['not_tracking_when_off'] or 0:8.1%} {r['lost_when_on']:8.1%}"
               f"  {'-' if fl is None else f'{fl:.1%}':>11}  {'-' if md is None else f'{md:.0f}':>5}")
+
+
+def _score_groups(args: argparse.Namespace, config) -> int:
+    from ..data.eval_sets import read_eval_sequences
+    from ..evaluation.confidence import score_groups
+    from ..runtime.tracker import build_tracker
+
+    if not args.dataset_root:
+        raise ValueError("--score-groups needs --dataset-root")
+    sequences = read_eval_sequences(Path(args.dataset_root), args.format)
+    report = score_groups(lambda: build_tracker(config), sequences)
+    print(json.dumps({"variant": args.variant, "lost_threshold": config.lost_threshold, **report}))
+    return 0

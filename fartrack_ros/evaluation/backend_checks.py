@@ -60,6 +60,9 @@ class ShadowBackend:
         self.pairs.append((out.logits.copy(), other.logits.copy()))
         return out
 
+    def decode_box(self, logits: np.ndarray, resize_factor: float) -> list[float]:
+        return self.primary.decode_box(logits, resize_factor)
+
 
 def _decoded_pairs(pairs) -> tuple[np.ndarray, np.ndarray]:
     """The two backends' decoded crop-normalised xyxy coordinates, (frames, 4) each."""

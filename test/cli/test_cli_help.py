@@ -12,7 +12,8 @@ from cli_data import fartrack
 from fartrack_ros.cli import build_parser, join_negative_values
 from fartrack_ros.cli.common import BACKENDS, DEVICES, VARIANTS
 
-COMMANDS = ["track", "convert", "export", "train", "demo", "make-dataset", "bench-node", "compare", "box-sizes"]
+COMMANDS = ["track", "convert", "export", "train", "demo", "make-dataset", "bench-node", "compare", "box-sizes",
+            "precision"]
 
 
 def example_commands(epilog: str) -> list[list[str]]:

@@ -1,28 +1,24 @@
-#!/usr/bin/env python3
-"""Accuracy of the reduced-precision backends against the fp32 ``torch`` backend.
+"""Accuracy of the reduced-precision backends against the fp32 ``torch`` backend:
+``fartrack precision``.
 
-For each variant and generated sequence:
+For each variant and sequence:
 - closed loop: both trackers run on their own; ``mean_iou`` is the mean IoU of the reduced
-  backend's boxes against the fp32 boxes (the figure docs/performance.md requires, target 0.97);
+  backend's boxes against the fp32 boxes (the figure docs/performance.md reports);
 - the noise floor of that figure: the fp32 tracker started from an initial box moved by
-  ``--floor-shift-px`` (default half a pixel), against the unshifted fp32 boxes;
+  ``floor_shift_px`` (default half a pixel), against the unshifted fp32 boxes;
 - on annotated sequences, ``ao_vs_ground_truth``: each run's average overlap with the ground truth;
 - open loop: the reduced backend sees exactly the fp32 tracker's inputs every frame;
   ``open_loop_coord_err_px`` is the mean |coordinate difference| in search-crop pixels and
   ``argmax_agreement`` the share of coordinates whose most likely bin is the same, and
   ``open_loop_mean_iou`` the mean IoU of the two backends' boxes for the same input.
 
-Without ``--weights`` a random model is used: it does not track anything, its coordinate
+Without weights a random model is used: it does not track anything, its coordinate
 distributions are nearly flat and a closed loop amplifies any difference, so its IoU says little
-about a trained model. Run with the trained weights for the figure that counts, on the
-generated test split (GOT-10k layout) rather than the built-in synthetic clips:
-
-    python scripts/precision_report.py --weights W.safetensors --dataset-root data/generated/test \
-        --sequences 24 --backends onnxruntime-int8 torch-bf16
+about a trained model. The figure that counts is the trained weights' on the generated test
+split (GOT-10k layout) rather than on the built-in synthetic clips.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -30,26 +26,18 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-try:
-    import numpy as np
-    import torch
+import numpy as np
+import torch
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-    from fartrack_ros.config import TrackerConfig  # noqa: E402
-    from fartrack_ros.data.eval_sets import read_eval_sequences  # noqa: E402
-    from fartrack_ros.data.images import read_image_rgb  # noqa: E402
-    from fartrack_ros.data.synthetic import synthetic_sequence  # noqa: E402
-    from fartrack_ros.evaluation.metrics import iou_continuous_xywh  # noqa: E402
-    from fartrack_ros.runtime.backends import create_backend  # noqa: E402
-    from fartrack_ros.evaluation.backend_checks import (ShadowBackend,  # noqa: E402
-                                                        open_loop_box_ious,
-                                                        open_loop_coordinate_errors_px,
-                                                        save_random_weights, track_sequence)
-    from fartrack_ros.runtime.tracker import FARTrackTracker, build_tracker  # noqa: E402
-except ImportError:                    # not the project's Python: run again with .venv/bin/python
-    from _venv import rerun_with_project_python
-    rerun_with_project_python()
+from ..config import TrackerConfig
+from ..data.eval_sets import read_eval_sequences
+from ..data.images import read_image_rgb
+from ..data.synthetic import synthetic_sequence
+from ..runtime.backends import create_backend
+from ..runtime.tracker import FARTrackTracker, build_tracker
+from .backend_checks import (ShadowBackend, open_loop_box_ious, open_loop_coordinate_errors_px,
+                             save_random_weights, track_sequence)
+from .metrics import iou_continuous_xywh
 
 
 @dataclass
@@ -66,7 +54,7 @@ def synthetic_clips(count: int, frames: int) -> list[Clip]:
 def dataset_clips(root: Path, count: int, frames: int) -> list[Clip]:
     """The first ``count`` sequences of a GOT-10k-layout folder, at most ``frames`` frames each."""
     clips = []
-    for seq in read_eval_sequences(root, "got10k")[:count]:
+    for seq in read_eval_sequences(Path(root), "got10k")[:count]:
         paths = seq.frame_paths[:frames]
         gt = seq.gt_xywh[1:len(paths)] if seq.has_full_ground_truth else None
         clips.append(Clip([read_image_rgb(path) for path in paths], seq.init_box_xywh, gt))
@@ -126,35 +114,22 @@ def report_variant(weights: Path, variant: str, backends: list[str], clips: list
     return out
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--weights", help="weights file (default: a random sparse model)")
-    p.add_argument("--variants", nargs="+", default=["pico", "nano", "tiny"])
-    p.add_argument("--backends", nargs="+", default=["onnxruntime-int8", "torch-bf16"])
-    p.add_argument("--dataset-root", type=Path,
-                   help="GOT-10k-layout folder to take sequences from (default: synthetic clips)")
-    p.add_argument("--sequences", type=int, default=3)
-    p.add_argument("--frames", type=int, default=60, help="frames per sequence, at most")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--floor-shift-px", type=float, default=0.5,
-                   help="init-box shift of the fp32 noise-floor run, pixels")
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
+def precision_report(variants: list[str], backends: list[str], weights: str | None = None,
+                     dataset_root: str | None = None, sequences: int = 3, frames: int = 60,
+                     threads: int = 2, floor_shift_px: float = 0.5) -> dict:
+    """The report of every variant (JSON-ready); each variant's part also goes to stderr as soon
+    as it is measured. ``dataset_root``: a GOT-10k-layout folder (default: synthetic clips)."""
+    torch.set_num_threads(threads)
     logging.disable(logging.WARNING)        # onnxruntime.quantization's advice on stderr
     with tempfile.TemporaryDirectory() as tmp:
-        weights = Path(args.weights) if args.weights else save_random_weights(Path(tmp) / "random.safetensors")
-        clips = (dataset_clips(args.dataset_root, args.sequences, args.frames) if args.dataset_root
-                 else synthetic_clips(args.sequences, args.frames))
-        out = {"weights": str(args.weights or "random"),
-               "sequences_from": str(args.dataset_root or "synthetic"), "sequences": len(clips),
+        path = Path(weights) if weights else save_random_weights(Path(tmp) / "random.safetensors")
+        clips = (dataset_clips(dataset_root, sequences, frames) if dataset_root
+                 else synthetic_clips(sequences, frames))
+        out = {"weights": str(weights or "random"),
+               "sequences_from": str(dataset_root or "synthetic"), "sequences": len(clips),
                "frames": sum(len(clip.frames) for clip in clips), "variants": {}}
-        for variant in args.variants:
-            out["variants"][variant] = report_variant(weights, variant, args.backends, clips,
-                                                      args.threads, args.floor_shift_px)
-            print(json.dumps({variant: out["variants"][variant]}), file=sys.stderr)
-    print(json.dumps(out, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        for variant in variants:
+            out["variants"][variant] = report_variant(path, variant, backends, clips, threads,
+                                                      floor_shift_px)
+            print(json.dumps({variant: out["variants"][variant]}), file=sys.stderr, flush=True)
+    return out
