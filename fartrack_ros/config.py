@@ -3,6 +3,11 @@
 ``config_from_dict(cls, data)`` builds any of these dataclasses (nested ones too) from plain
 dicts as read from YAML, checks every value against its annotation and runs the class's own
 ``__post_init__`` validation. ``load_yaml(path, cls)`` does the same from a file.
+
+Fields made with ``option(...)`` carry what a user interface needs to offer them (description,
+choices or range, the stand-in for None): ``check_options`` validates against it, and the ROS
+node derives its tracker parameters from ``TrackerConfig``'s fields
+(fartrack_ros/ros/parameters.py), so each field is described once.
 """
 from __future__ import annotations
 
@@ -18,6 +23,33 @@ import yaml
 VARIANT_DEPTHS = {"tiny": 15, "nano": 10, "pico": 6}
 STAGES = ("frame", "distill", "sparse")
 DEVICES = ("cpu", "cuda")
+
+
+def option(default: Any, description: str, *, choices: tuple = (),
+           bounds: Optional[tuple] = None, unset: Any = None, unset_means: str = "") -> Any:
+    """A dataclass field with its description and allowed values (``choices``, or inclusive
+    ``bounds`` (low, high)). An optional field (default None) names ``unset``, the value that
+    stands for None where None cannot be written (a ROS parameter: '' or 0), and what None
+    means."""
+    return field(default=default, metadata={"description": description, "choices": tuple(choices),
+                                            "bounds": bounds, "unset": unset,
+                                            "unset_means": unset_means})
+
+
+def check_options(config: Any) -> None:
+    """ValueError naming the first ``option`` field whose value is outside its choices or
+    bounds (None, where allowed, is always fine)."""
+    for f in dataclasses.fields(config):
+        value, meta = getattr(config, f.name), f.metadata
+        if value is None or not meta:
+            continue
+        if meta["choices"] and value not in meta["choices"]:
+            raise ValueError(f"{f.name} {value!r} is not one of {list(meta['choices'])}")
+        if meta["bounds"] is not None:
+            low, high = meta["bounds"]
+            if not low <= value <= high:
+                span = f"[{low}, {high}]" if isinstance(low, float) else f"{low}..{high}"
+                raise ValueError(f"{f.name} must be in {span}, got {value}")
 
 
 def depth_for_variant(variant: str) -> int:
@@ -77,36 +109,38 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    """What a user chooses when running the tracker (CLI, node, evaluation)."""
+    """What a user chooses when running the tracker (CLI, node, evaluation). Each field is the
+    one description of that setting: the node's parameters are made from these fields."""
 
-    weights: Optional[str] = None   # official .pth.tar or own .safetensors; None = shipped default
-    variant: str = "pico"           # tiny | nano | pico
-    backend: str = "auto"           # see fartrack_ros.runtime.backends.available_backends()
-    device: str = "cpu"             # cpu | cuda
-    threads: Optional[int] = None   # torch intra-op threads; None = library default
-    lost_threshold: float = 0.1     # confidence below this counts as lost (hysteresis below);
-    #                                 chosen on the real val split for the learned score head
-    lost_enter_frames: int = 5      # "lost" after this many consecutive frames below the threshold
-    lost_exit_frames: int = 1       # back to "tracking" after this many consecutive frames above
-    reacquire: bool = True          # while lost, search wider and re-lock (needs a score head)
-    reacquire_crops: int = 4        # extra search crops per lost frame
-    reacquire_threshold: float = 0.5  # confidence a wider-search candidate needs to re-lock
+    weights: Optional[str] = option(
+        None, "official .pth.tar or own .safetensors weights file",
+        unset="", unset_means="the weights shipped with the package")
+    variant: str = option("pico", "model depth: tiny (15 blocks), nano (10) or pico (6)",
+                          choices=tuple(VARIANT_DEPTHS))
+    # the registered backends are known at run time: fartrack_ros.runtime.backends
+    backend: str = option("auto", "inference backend ('auto' = fastest exact one)")
+    device: str = option("cpu", "cpu or cuda", choices=DEVICES)
+    threads: Optional[int] = option(
+        None, "CPU threads for inference (torch intra-op threads)", bounds=(1, 256),
+        unset=0, unset_means="the library default")
+    # chosen on the real val split for the learned score head
+    lost_threshold: float = option(
+        0.1, "confidence below which a frame counts towards lost (no detection published while "
+        "lost)", bounds=(0.0, 1.0))
+    lost_enter_frames: int = option(
+        5, "consecutive frames below lost_threshold before the state turns lost", bounds=(1, 1000))
+    lost_exit_frames: int = option(
+        1, "consecutive frames at or above lost_threshold before lost turns tracking",
+        bounds=(1, 1000))
+    reacquire: bool = option(True, "while lost, search wider and re-lock (needs weights with a "
+                             "score head)")
+    reacquire_crops: int = option(4, "extra search crops per lost frame", bounds=(0, 64))
+    reacquire_threshold: float = option(
+        0.5, "confidence a wider-search candidate needs to re-lock", bounds=(0.0, 1.0))
 
     def __post_init__(self):
         depth_for_variant(self.variant)
-        if self.device not in DEVICES:
-            raise ValueError(f"device {self.device!r} is not one of {DEVICES}")
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be >= 1, got {self.threads}")
-        if not 0.0 <= self.lost_threshold <= 1.0:
-            raise ValueError(f"lost_threshold must be in [0, 1], got {self.lost_threshold}")
-        if not 0.0 <= self.reacquire_threshold <= 1.0:
-            raise ValueError(f"reacquire_threshold must be in [0, 1], got {self.reacquire_threshold}")
-        for name in ("lost_enter_frames", "lost_exit_frames"):
-            if not 1 <= getattr(self, name) <= 1000:
-                raise ValueError(f"{name} must be in 1..1000, got {getattr(self, name)}")
-        if not 0 <= self.reacquire_crops <= 64:
-            raise ValueError(f"reacquire_crops must be in 0..64, got {self.reacquire_crops}")
+        check_options(self)
 
     @property
     def depth(self) -> int:
@@ -197,4 +231,4 @@ def load_yaml(path: str | Path, cls: type) -> Any:
 
 
 __all__ = ["ModelConfig", "TrackerConfig", "VARIANT_DEPTHS", "depth_for_variant",
-           "config_from_dict", "config_to_dict", "load_yaml", "field"]
+           "config_from_dict", "config_to_dict", "load_yaml", "field", "option", "check_options"]

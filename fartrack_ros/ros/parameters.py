@@ -1,14 +1,22 @@
 """The node's parameters: one table, used to declare them (with descriptors), to validate every
-change, to build the tracker config, and by the tests that check launch files and YAML configs.
+change, to build the tracker config, and by the tests that check launch files, YAML configs and
+the README's table.
+
+The tracker's parameters are made from TrackerConfig's fields (name, type, default,
+description, choices, range: fartrack_ros.config.option), so the node restates none of them;
+only what is the node's own is written here (its topics, QoS, outputs, and which changes load
+the model again).
 
 Pure Python (no rclpy), so the tables can be checked without a ROS installation.
 """
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Union
 
-from ..config import DEVICES, VARIANT_DEPTHS, TrackerConfig
+from ..config import TrackerConfig
 
 ParameterValue = Union[bool, int, float, str]
 
@@ -34,34 +42,37 @@ LIFECYCLE_PARAMETERS: dict[str, NodeParameter] = {p.name: p for p in (
                   read_only=True),
 )}
 
-NODE_PARAMETERS: dict[str, NodeParameter] = {p.name: p for p in (
-    NodeParameter("weights", "", "official .pth.tar or own .safetensors weights file; "
-                  "empty = the weights shipped with the package", rebuilds_tracker=True),
-    NodeParameter("variant", "pico", "model depth: tiny (15 blocks), nano (10) or pico (6)",
-                  choices=tuple(VARIANT_DEPTHS), rebuilds_tracker=True),
-    NodeParameter("backend", "auto", "inference backend ('auto' = fastest exact one)",
-                  rebuilds_tracker=True),
-    NodeParameter("device", "cpu", "cpu or cuda (at start-up, cuda falls back to cpu with a "
-                  "warning when CUDA is absent)", choices=DEVICES, rebuilds_tracker=True),
-    NodeParameter("threads", 0, "CPU threads for inference; 0 = the library default",
-                  int_range=(0, 256), rebuilds_tracker=True),
-    NodeParameter("lost_threshold", TrackerConfig().lost_threshold,
-                  "confidence below which the target counts as lost (no detection published)",
-                  float_range=(0.0, 1.0)),
-    NodeParameter("lost_enter_frames", TrackerConfig().lost_enter_frames,
-                  "consecutive frames below lost_threshold before the state turns lost",
-                  int_range=(1, 1000), rebuilds_tracker=True),
-    NodeParameter("lost_exit_frames", TrackerConfig().lost_exit_frames,
-                  "consecutive frames at or above lost_threshold before lost turns tracking",
-                  int_range=(1, 1000), rebuilds_tracker=True),
-    NodeParameter("reacquire", TrackerConfig().reacquire,
-                  "while lost, search wider and re-lock (needs weights with a score head)",
-                  rebuilds_tracker=True),
-    NodeParameter("reacquire_crops", TrackerConfig().reacquire_crops,
-                  "extra search crops per lost frame", int_range=(0, 64), rebuilds_tracker=True),
-    NodeParameter("reacquire_threshold", TrackerConfig().reacquire_threshold,
-                  "confidence a wider-search candidate needs to re-lock",
-                  float_range=(0.0, 1.0), rebuilds_tracker=True),
+# What the node adds to a tracker field's description.
+NODE_NOTES = {"device": "at start-up, cuda falls back to cpu with a warning when CUDA is absent"}
+# Tracker fields applied to the running tracker; a change of any other loads the model again.
+APPLIED_LIVE = {"lost_threshold"}
+
+
+def tracker_parameter(f: dataclasses.Field) -> NodeParameter:
+    """The node parameter of one TrackerConfig field: None (an optional field's default) is
+    written as the field's ``unset`` value ('' or 0), which widens the range by that value."""
+    meta = f.metadata
+    optional = f.default is None
+    default = meta["unset"] if optional else f.default
+    description = meta["description"]
+    if optional:
+        description += f"; {default!r} = {meta['unset_means']}"
+    if f.name in NODE_NOTES:
+        description += f" ({NODE_NOTES[f.name]})"
+    bounds = meta["bounds"]
+    if bounds is not None and optional:
+        bounds = (min(bounds[0], default), bounds[1])
+    kind = type(default)
+    return NodeParameter(f.name, default, description, choices=meta["choices"],
+                         int_range=bounds if bounds and kind is int else None,
+                         float_range=bounds if bounds and kind is float else None,
+                         rebuilds_tracker=f.name not in APPLIED_LIVE)
+
+
+TRACKER_PARAMETERS: dict[str, NodeParameter] = {
+    f.name: tracker_parameter(f) for f in dataclasses.fields(TrackerConfig)}
+
+NODE_PARAMETERS: dict[str, NodeParameter] = {**TRACKER_PARAMETERS, **{p.name: p for p in (
     NodeParameter("image_topic", "image", "input image topic (remappable); with compressed:=true "
                   "the node subscribes to <image_topic, remapped>/compressed", read_only=True),
     NodeParameter("compressed", False, "subscribe to sensor_msgs/CompressedImage instead of "
@@ -79,7 +90,7 @@ NODE_PARAMETERS: dict[str, NodeParameter] = {p.name: p for p in (
     NodeParameter("debug_image", True, "publish ~/debug_image (box, score, state, FPS) while "
                   "someone subscribes to it"),
     NodeParameter("class_id", "target", "class_id of the published hypothesis"),
-)}
+)}}
 
 
 def check_parameter(name: str, value: Any,
@@ -112,15 +123,15 @@ def check_parameter(name: str, value: Any,
 
 
 def tracker_config_from_parameters(values: Mapping[str, Any]) -> TrackerConfig:
-    """TrackerConfig from parameter values (missing names take their defaults)."""
-    def get(name):
-        return values.get(name, NODE_PARAMETERS[name].default)
-
-    return TrackerConfig(weights=get("weights") or None, variant=get("variant"),
-                         backend=get("backend"), device=get("device"),
-                         threads=get("threads") or None,
-                         lost_threshold=float(get("lost_threshold")),
-                         lost_enter_frames=get("lost_enter_frames"),
-                         lost_exit_frames=get("lost_exit_frames"), reacquire=get("reacquire"),
-                         reacquire_crops=get("reacquire_crops"),
-                         reacquire_threshold=float(get("reacquire_threshold")))
+    """TrackerConfig from parameter values (missing names take their defaults; an optional
+    field's ``unset`` value is None)."""
+    hints = typing.get_type_hints(TrackerConfig)
+    kwargs = {}
+    for f in dataclasses.fields(TrackerConfig):
+        value = values.get(f.name, NODE_PARAMETERS[f.name].default)
+        if f.default is None and value == f.metadata["unset"]:
+            value = None
+        elif hints[f.name] is float:
+            value = float(value)
+        kwargs[f.name] = value
+    return TrackerConfig(**kwargs)
