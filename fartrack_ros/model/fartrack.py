@@ -22,6 +22,7 @@ from ..config import ModelConfig
 from ..core.tokenizer import COMMAND_IDS, PADDING_ID
 
 SEARCH_CENTRE_TOKEN = 105   # row 7, col 7 of the 14x14 search grid: the sparsification query
+COMMAND_TOKENS = len(COMMAND_IDS)   # x0, y0, x1, y1: the last tokens, the only ones the head reads
 
 
 class PatchEmbed(nn.Module):
@@ -33,7 +34,67 @@ class PatchEmbed(nn.Module):
         return self.proj(x).flatten(2).transpose(1, 2)   # (B, H*W, D), row-major (y, x)
 
 
+def linear(layer: nn.Linear, x: torch.Tensor, features: Optional[slice] = None) -> torch.Tensor:
+    """``layer(x)``, or only its output ``features``, computed in the layer's dtype.
+
+    The bfloat16 inference path stores the block linears in bfloat16 while the residual stream
+    and the norms stay float32, so the input is cast to the weights' dtype (no cast when they
+    agree: the official-precision forwards record no extra operation)."""
+    weight, bias = layer.weight, layer.bias
+    if features is not None:
+        weight, bias = weight[features], bias[features]
+    if x.dtype != weight.dtype:
+        x = x.to(weight.dtype)
+    return F.linear(x, weight, bias)
+
+
+def key_bias(key_mask: Optional[torch.Tensor], dtype: torch.dtype) -> Optional[torch.Tensor]:
+    """(B, N) bool key mask (True = visible) -> additive (B, 1, 1, N) bias of 0 / -inf.
+
+    Adding 0 leaves a logit bit for bit unchanged and -inf gives exactly zero weight, so the
+    bias reproduces the official ``masked_fill`` and also feeds the fused kernel."""
+    if key_mask is None:
+        return None
+    bias = torch.zeros(key_mask.shape, dtype=dtype, device=key_mask.device)
+    return bias.masked_fill(~key_mask, float("-inf"))[..., None, None, :]
+
+
+def attention_probabilities(q: torch.Tensor, k: torch.Tensor, scale: float,
+                            bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """softmax(q k^T * scale + bias) over the keys, in float32 whatever the inputs' precision.
+
+    Written out as the official code does: this is the rounding the exact forward reproduces."""
+    logits = (q @ k.transpose(-2, -1)) * scale
+    if bias is not None:
+        logits = logits + bias
+    if logits.dtype == torch.float32:
+        return logits.softmax(dim=-1)
+    return logits.softmax(dim=-1, dtype=torch.float32)
+
+
+def _explicit_attention_wanted(q: torch.Tensor) -> bool:
+    """Whether the fused SDPA kernel is the wrong choice for these queries.
+
+    In the ONNX export the explicit products are what ONNX Runtime fuses (scale and transposes
+    into FusedMatMul); on CPU in reduced precision SDPA's kernel is slower than explicit
+    products in that precision with the softmax in float32."""
+    if torch.onnx.is_in_onnx_export():
+        return True
+    return q.device.type == "cpu" and q.dtype != torch.float32
+
+
+def _fused_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                     bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """SDPA over (..., heads, N, head_dim). One unbatched sequence gets a batch axis of 1: the
+    fused CPU kernel is only chosen for 4-D (batch, heads, N, head_dim) inputs."""
+    if q.dim() == 3:
+        return F.scaled_dot_product_attention(q[None], k[None], v[None], attn_mask=bias)[0]
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+
+
 class Attention(nn.Module):
+    """Multi-head self-attention over (..., N, D) tokens: a batch (B, N, D) or one sequence (N, D)."""
+
     def __init__(self, dim: int, num_heads: int):
         super().__init__()
         self.num_heads = num_heads
@@ -41,46 +102,72 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3, bias=True)
         self.proj = nn.Linear(dim, dim)
 
+    def _heads(self, t: torch.Tensor) -> torch.Tensor:
+        """(..., N, D) -> (..., heads, N, head_dim), a view.
+
+        reshape and transpose only: ``movedim`` and ``unflatten`` crash the TorchScript ONNX
+        exporter now and then (segmentation fault in its graph optimisation)."""
+        return t.reshape(*t.shape[:-1], self.num_heads, -1).transpose(-3, -2)
+
+    def _queries(self, x: torch.Tensor) -> torch.Tensor:
+        return self._heads(linear(self.qkv, x, slice(0, x.shape[-1])))
+
+    def _project(self, x: torch.Tensor, rows: Optional[slice]) -> tuple[torch.Tensor, ...]:
+        """Queries of ``rows`` (all when None); keys and values of every token."""
+        dim = x.shape[-1]
+        if torch.onnx.is_in_onnx_export():
+            # One product per part: slicing one wide product becomes a Split whose copies run
+            # on one thread while the others wait; separate Gemms use every thread and give
+            # bit-identical values (about 2 % of the forward on 2 threads).
+            k, v = (self._heads(linear(self.qkv, x, slice(i * dim, (i + 1) * dim)))
+                    for i in (1, 2))
+        elif rows is None:
+            return tuple(self._heads(t) for t in linear(self.qkv, x).chunk(3, dim=-1))
+        else:
+            k, v = (self._heads(t) for t in linear(self.qkv, x, slice(dim, 3 * dim)).chunk(2, -1))
+        return self._queries(x if rows is None else x[..., rows, :]), k, v
+
     def forward(self, x: torch.Tensor, key_mask: Optional[torch.Tensor] = None,
                 score_query: Optional[int | slice] = None, score_cols: Optional[slice] = None,
-                exact: bool = True) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+                exact: bool = True, rows: Optional[slice] = None
+                ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Self-attention. ``key_mask`` (B, N) bool, True = visible key.
 
         Returns the output and, when ``score_query`` is given, the post-softmax attention of that
-        query row over ``score_cols`` per head, (B, heads, ncols): the sparsification signal. A
-        slice of query rows gives (B, heads, rows, ncols).
+        query row over ``score_cols`` per head, (..., heads, ncols), in float32: the
+        sparsification signal. A slice of query rows gives (..., heads, rows, ncols).
         ``exact`` computes softmax(q k^T * scale) explicitly as the official code does; otherwise
-        the fused SDPA kernel runs and the one needed row is recomputed on its own.
+        the fused SDPA kernel runs (where it is the faster choice) and the score rows are
+        recomputed on their own.
+        ``rows``: the query rows whose output is computed (all when None); keys and values still
+        come from every token. The output then holds only those rows.
         """
-        b, n, c = x.shape
-        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.unbind(0)
-        score = None
-        if exact:
-            attn = (q @ k.transpose(-2, -1)) * self.scale
-            if key_mask is not None:
-                attn = attn.masked_fill(~key_mask[:, None, None, :], float("-inf"))
-            attn = attn.softmax(dim=-1)
-            out = attn @ v
-            if score_query is not None:
-                score = attn[:, :, score_query, score_cols]
+        q, k, v = self._project(x, rows)
+        bias = key_bias(key_mask, q.dtype)
+        probabilities = None
+        if exact or _explicit_attention_wanted(q):
+            probabilities = attention_probabilities(q, k, self.scale, bias)
+            out = probabilities.to(v.dtype) @ v
         else:
-            bias = None
-            if key_mask is not None:
-                bias = torch.zeros(key_mask.shape, dtype=q.dtype, device=q.device)
-                bias = bias.masked_fill(~key_mask, float("-inf"))[:, None, None, :]
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-            if score_query is not None:
-                one_row = not isinstance(score_query, slice)
-                rows = slice(score_query, score_query + 1) if one_row else score_query
-                row = (q[:, :, rows] @ k.transpose(-2, -1)) * self.scale
-                if bias is not None:
-                    row = row + bias
-                score = row.softmax(dim=-1)[..., score_cols]
-                if one_row:
-                    score = score[:, :, 0]
-        out = out.transpose(1, 2).reshape(b, n, c)
-        return self.proj(out), score
+            out = _fused_attention(q, k, v, bias)
+        score = None
+        if score_query is not None:
+            # reduced-precision products would round the score and flip pruning decisions
+            if probabilities is not None and rows is None and q.dtype == torch.float32:
+                score = probabilities[..., score_query, score_cols]
+            else:
+                score = self._query_probabilities(x, q, k, bias, score_query, rows)[..., score_cols]
+        return linear(self.proj, out.transpose(-3, -2).flatten(-2)), score
+
+    def _query_probabilities(self, x: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
+                             bias: Optional[torch.Tensor], query: int | slice,
+                             rows: Optional[slice]) -> torch.Tensor:
+        """Attention probabilities of the ``query`` row(s), in float32 (fused-kernel paths)."""
+        one_row = not isinstance(query, slice)
+        selected = slice(query, query + 1) if one_row else query
+        q_rows = q[..., selected, :] if rows is None else self._queries(x[..., selected, :])
+        probabilities = attention_probabilities(q_rows.float(), k.float(), self.scale, bias)
+        return probabilities[..., 0, :] if one_row else probabilities
 
 
 class Mlp(nn.Module):
@@ -91,7 +178,7 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
+        return linear(self.fc2, self.act(linear(self.fc1, x)))
 
 
 class MaskedLayerNorm(nn.Module):
@@ -141,14 +228,22 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, key_mask: Optional[torch.Tensor] = None,
                 score_query: Optional[int | slice] = None, score_cols: Optional[slice] = None,
-                exact: bool = True) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+                exact: bool = True, rows: Optional[slice] = None
+                ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """x (..., N, D) -> (block output, score); see :meth:`Attention.forward` for the score.
+
+        ``rows``: compute the output of these rows only (all when None). Every token still
+        serves as a key and value, so the rows' values are exactly those of the full block.
+        """
         # The sparse model always runs its masknorms (eps 1e-5); norm1/norm2 hold stale distill
         # weights there (the official sparse model reads only the masknorms).
         if self.masked_norms:
             h1, h2 = (lambda t: self.masknorm1(t, exact)), (lambda t: self.masknorm2(t, exact))
         else:
             h1, h2 = self.norm1, self.norm2
-        a, score = self.attn(h1(x), key_mask, score_query, score_cols, exact)
+        a, score = self.attn(h1(x), key_mask, score_query, score_cols, exact, rows)
+        if rows is not None:
+            x = x[..., rows, :]
         x = x + drop_path(a, self.drop_path_rate, self.training)
         x = x + drop_path(self.mlp(h2(x)), self.drop_path_rate, self.training)
         return x, score
@@ -173,9 +268,9 @@ class VisionTransformerBackbone(nn.Module):
         # max_norm=1 in the sparse layout is applied explicitly (renorm_command_embeddings_):
         # nn.Embedding would rewrite the tied output matrix in place on the first lookup.
         self.word_embeddings = nn.Embedding(cfg.vocab_size, d, padding_idx=PADDING_ID)
-        self.position_embeddings = nn.Embedding(4, d)
+        self.position_embeddings = nn.Embedding(COMMAND_TOKENS, d)
         if sparse:
-            self.prev_position_embeddings = nn.Embedding(cfg.prenum * 4, d)    # dead
+            self.prev_position_embeddings = nn.Embedding(cfg.prenum * COMMAND_TOKENS, d)    # dead
         self.patch_embed = PatchEmbed(cfg.patch_size, d)
         # stochastic depth as the official code: linear over the 12 blocks; the extension blocks
         # reuse the first rates (the official loop indexes the same list with i = 0..2)
@@ -279,34 +374,40 @@ class FARTrack(nn.Module):
         return x.unsqueeze(0).expand(batch, -1, -1)
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
-        """Final norm + tied head on the last 4 tokens -> (B, 4, 605) logits."""
-        y = self.backbone.norm(x[:, -4:])
+        """Final norm + tied head on the last 4 tokens: (..., N, D) -> (..., 4, 605) logits."""
+        y = self.backbone.norm(x[..., -COMMAND_TOKENS:, :])
         return y @ self.backbone.word_embeddings.weight.t() + self.backbone.output_bias
 
     # ------------------------------------------------------------------ forward
     def forward_tokens(self, tokens: torch.Tensor, *, depth: Optional[int] = None,
                        key_mask: Optional[torch.Tensor] = None, score_query: Optional[int] = None,
                        score_cols: Optional[slice] = None, exit_depths: Sequence[int] = (),
-                       exact: bool = True):
-        """Run the blocks over an assembled token sequence.
+                       exact: bool = True, head_rows_only: bool = False):
+        """Run the blocks over an assembled token sequence, (B, N, D) or one sequence (N, D).
 
-        Returns ``(logits, score, exits)``: logits (B,4,605) at ``depth``; ``score`` (B, ncols)
-        the query row's attention summed over executed layers and averaged over heads (or None);
-        ``exits`` the logits at each of ``exit_depths`` (distillation), in order.
+        Returns ``(logits, score, exits)``: logits (..., 4, 605) at ``depth``; ``score``
+        (..., ncols) the ``score_query`` row's attention summed over executed layers and
+        averaged over heads (or None); ``exits`` the logits at each of ``exit_depths``
+        (distillation), in order.
+        ``head_rows_only``: the last block computes only the 4 command rows the head reads (keys
+        and values still from every token): the same logits for most of one block's work less.
         """
         depth = self.cfg.depth if depth is None else depth
         x = tokens
         score_sum = None
         exits = []
         wanted = set(exit_depths)
-        for i, block in enumerate(self.backbone.ordered_blocks(depth)):
-            x, s = block(x, key_mask, score_query, score_cols, exact)
+        blocks = self.backbone.ordered_blocks(depth)
+        for i, block in enumerate(blocks, 1):
+            n = x.shape[-2]
+            rows = slice(n - COMMAND_TOKENS, n) if head_rows_only and i == len(blocks) else None
+            x, s = block(x, key_mask, score_query, score_cols, exact, rows)
             if s is not None:
                 score_sum = s if score_sum is None else score_sum + s
-            if i + 1 in wanted:
+            if i in wanted:
                 exits.append(self.head(x))
         logits = self.head(x)
-        score = score_sum.mean(dim=1) if score_sum is not None else None
+        score = score_sum.mean(dim=-2) if score_sum is not None else None   # over heads
         return logits, score, exits
 
     def assemble(self, templates: torch.Tensor, search: torch.Tensor) -> torch.Tensor:
@@ -398,6 +499,6 @@ def count_parameters_used(cfg: ModelConfig) -> int:
     d, h = cfg.embed_dim, int(cfg.embed_dim * cfg.mlp_ratio)
     per_block = 2 * d + (3 * d * d + 3 * d) + (d * d + d) + 2 * d + (d * h + h) + (h * d + d)
     emb = (cfg.num_templates + 1) * d + 3 * cfg.patch_size ** 2 * d + d \
-        + (cfg.template_tokens + cfg.search_tokens) * d + cfg.vocab_size * d + 4 * d \
+        + (cfg.template_tokens + cfg.search_tokens) * d + cfg.vocab_size * d + COMMAND_TOKENS * d \
         + cfg.vocab_size + 2 * d
     return emb + per_block * cfg.depth

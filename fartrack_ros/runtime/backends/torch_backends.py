@@ -88,12 +88,9 @@ class TorchBackend(InferenceBackend):
             # fp32 means fp32: TF32 matmuls would break the 0.01 px contract
             torch.backends.cuda.matmul.allow_tf32 = False
             torch.backends.cudnn.allow_tf32 = False
+        self.forward = TokenForward(model, self.dtype, self.linear_dtype).eval()
+        self.template_embed = TemplateEmbed(self.forward.model).eval()
         with torch.inference_mode():
-            self.forward = TokenForward(model, self.linear_dtype).to(dev).eval()
-            self.template_embed = TemplateEmbed(model).to(dev).eval()
-            if self.dtype != torch.float32:
-                self.forward.to(self.dtype)
-                self.template_embed.to(self.dtype)
             self.slot_identity = model.identity[0, :cfg.num_templates].to(dev, self.dtype).clone()
         self.search_input = TorchCropNormalizer(cfg.search_size, dev, self.dtype)
         self.template_input = TorchCropNormalizer(cfg.template_size, dev, self.dtype)
@@ -132,7 +129,7 @@ class _CudaGraphs:
     def get(self, n_z: int):
         entry = self.graphs.get(n_z)
         if entry is None:
-            p = next(self.forward.buffers())
+            p = self.forward.commands          # the forward's device and dtype
             size = self.forward.search_size
             z = torch.zeros(n_z, self.forward.dim, device=p.device, dtype=p.dtype)
             search = torch.zeros(1, 3, size, size, device=p.device, dtype=p.dtype)
