@@ -20,7 +20,8 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from ...model.fartrack import FARTrack, prune_lowest
+from ...config import ModelConfig
+from ...model.fartrack import COMMAND_TOKENS, FARTrack, prune_lowest
 from ..export import TEMPLATE_GRAPH, cached_graph_paths, graph_token_counts
 from . import BackendOutput, InferenceBackend, register_backend
 from .inputs import (NumpyCropNormalizer, TemplateEmbedding, assemble_template_tokens,
@@ -64,12 +65,12 @@ class _Graph:
     """One session with its input and output arrays bound once."""
 
     def __init__(self, path: Path, options: ort.SessionOptions, providers: list[str],
-                 n_tokens: int, dim: int, search_size: int):
+                 n_tokens: int, cfg: ModelConfig):
         self.session = ort.InferenceSession(str(path), options, providers=providers)
-        self.tokens = np.zeros((n_tokens, dim), dtype=np.float32)
-        self.search = np.zeros((1, 3, search_size, search_size), dtype=np.float32)
-        self.logits = np.zeros((4, 605), dtype=np.float32)
-        self.score = np.zeros((49,), dtype=np.float32)
+        self.tokens = np.zeros((n_tokens, cfg.embed_dim), dtype=np.float32)
+        self.search = np.zeros((1, 3, cfg.search_size, cfg.search_size), dtype=np.float32)
+        self.logits = np.zeros((COMMAND_TOKENS, cfg.vocab_size), dtype=np.float32)
+        self.score = np.zeros((cfg.template_tokens,), dtype=np.float32)   # over slot 4's tokens
         self.binding = self.session.io_binding()
         on_cpu = providers[0] == "CPUExecutionProvider"
         for name, array in (("template_tokens", self.tokens), ("search", self.search)):
@@ -102,8 +103,7 @@ class OnnxRuntimeBackend(InferenceBackend):
         options = session_options(threads or torch.get_num_threads())
         providers = providers_for(device)
         counts = graph_token_counts(cfg)
-        self.graphs = {counts[kind]: _Graph(paths[kind], options, providers, counts[kind],
-                                            cfg.embed_dim, cfg.search_size)
+        self.graphs = {counts[kind]: _Graph(paths[kind], options, providers, counts[kind], cfg)
                        for kind in counts}
         self.graph_paths = paths
         # one small product per template: a single thread, so no second spinning thread pool
