@@ -428,34 +428,6 @@ class FARTrack(nn.Module):
                                            exact=False)
         return logits
 
-    def forward_with_aux(self, templates: torch.Tensor, search: torch.Tensor, state_layer: int = 0):
-        """Frame-stage forward for training-only auxiliary losses. Returns
-
-        * logits (B, 4, 605), as :meth:`forward`;
-        * the search tokens' states (B, 196, D) after ``state_layer`` blocks (0: after the last);
-        * the last block's attention of the 4 command rows over the search tokens, averaged
-          over heads (B, 4, 196): what the head's input is read from.
-        """
-        depth = self.cfg.depth
-        state_layer = state_layer or depth
-        if not 1 <= state_layer <= depth:
-            raise ValueError(f"search-state layer {state_layer} outside 1..{depth}")
-        nz = self.cfg.num_templates * self.cfg.template_tokens
-        search_cols = slice(nz, nz + self.cfg.search_tokens)
-        blocks = self.backbone.ordered_blocks(depth)
-        x = self.assemble(templates, search)
-        states = None
-        for i, block in enumerate(blocks[:-1]):
-            x, _ = block(x, None, None, None, False)
-            if i + 1 == state_layer:
-                states = x[:, search_cols]
-        n = x.shape[1]
-        x, command_attention = blocks[-1](x, None, slice(n - 4, n), search_cols, False)
-        command_attention = command_attention.mean(dim=1)
-        if state_layer == depth:
-            states = x[:, search_cols]
-        return self.head(x), states, command_attention
-
     def forward_exits(self, templates: torch.Tensor, search: torch.Tensor,
                       depths: Iterable[int] = range(5, 16),
                       keep: Optional[torch.Tensor] = None) -> list[torch.Tensor]:
@@ -466,21 +438,6 @@ class FARTrack(nn.Module):
         _, _, exits = self.forward_tokens(self.assemble(templates, search), depth=depths[-1],
                                           key_mask=keep, exit_depths=depths, exact=False)
         return exits
-
-    def forward_with_scores(self, templates: torch.Tensor, search: torch.Tensor,
-                            keep: Optional[torch.Tensor] = None, exact: bool = False):
-        """Forward that also returns the search-centre attention to all templates, (B, 5, 49).
-
-        Used by the sparse training rollout, which prunes templates 0-3 each on its own.
-        """
-        if self.cfg.stage == "sparse":
-            self.renorm_command_embeddings_()
-        tokens = self.assemble(templates, search)
-        nz = self.cfg.num_templates * self.cfg.template_tokens
-        logits, score, _ = self.forward_tokens(tokens, key_mask=keep,
-                                               score_query=nz + SEARCH_CENTRE_TOKEN,
-                                               score_cols=slice(0, nz), exact=exact)
-        return logits, score.reshape(score.shape[0], self.cfg.num_templates, -1)
 
 
 def prune_lowest(scores: torch.Tensor, fraction: float = 0.25) -> torch.Tensor:

@@ -8,14 +8,14 @@
   template pruning mask built at the first tracked frame and held), then is trained on the
   recorded crops and masks with 2 * SIoU.
 
-One code path runs on one CPU and under ``torchrun`` (DistributedDataParallel, NCCL on GPUs,
-Gloo on CPUs). Item ``i`` of epoch ``e`` is drawn from its own seed, so a run resumed from a
-checkpoint continues exactly where it stopped, mid-epoch included.
+One code path runs on one CPU and under ``torchrun`` (``distributed.py``). Item ``i`` of epoch
+``e`` is drawn from its own seed, so a run resumed from a checkpoint continues exactly where it
+stopped, mid-epoch included.
 
-Output directory: ``checkpoint_ep{E:04d}.safetensors`` (weights + model config + recipe, the
-project's own format) beside ``checkpoint_ep{E:04d}.train_state.pt`` (optimiser, scheduler,
-position, random state; read back with ``weights_only=True``), ``last.safetensors``,
-``train_log.jsonl`` (one line per ``log_every`` steps) and ``recipe.yaml``.
+This module holds the loop and the per-stage steps; the forwards only training calls are in
+``forwards.py``, the sparse stage's rollout in ``rollout.py``, the checkpoint and resume files
+(``checkpoints.py``) beside ``train_log.jsonl`` (one line per ``log_every`` steps) and
+``recipe.yaml`` in the output directory.
 """
 from __future__ import annotations
 
@@ -23,9 +23,7 @@ import contextlib
 import gc
 import json
 import math
-import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -35,95 +33,23 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..core.boxes import xywh_to_xyxy
-from ..core.crops import box_cxcywh_from_crop, box_xywh_in_crop, sample_target
-from ..core.files import replaced_atomically
 from ..data.training_sets import open_dataset
-from ..model.checkpoint import save_weights
-from ..model.fartrack import FARTrack, prune_lowest
+from ..model.fartrack import FARTrack
+from .checkpoints import checkpoint_stem, find_resume_state, read_train_state, write_checkpoint
 from .config import TrainConfig, train_config_to_dict
+from .distributed import all_reduce_mean, setup_distributed
+from .forwards import StageForward
 from .init_weights import load_previous_stage, load_vit_pretrained, structured_init_
 from .loaders import (ClipTrainingSet, EpochSampler, FrameTrainingSet, collate_clips,
                       normalize_crops, worker_init)
-from .losses import (argmax_xyxy, center_loss, distill_losses, frame_losses, readout_attention_loss,
+from .losses import (center_loss, distill_losses, frame_losses, readout_attention_loss,
                      sequence_losses)
 from .processing import ClipSample
+from .rollout import rollout_clips
 from .sampling import CausalFrameSampler, ClipSampler, DatasetMixture
 
-STATE_SUFFIX = ".train_state.pt"
 # name fragments of the backbone parameters that keep the full LR (the official third group)
 FULL_LR_FRAGMENTS = ("output_bias", "embeddings", "extension")
-
-
-# --------------------------------------------------------------------------- distributed
-
-@dataclass
-class DistContext:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    device: torch.device = torch.device("cpu")
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.world > 1
-
-
-def setup_distributed(device: str) -> DistContext:
-    """Read torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK); plain runs get rank 0 of 1."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("run.device is 'cuda' but no CUDA device is available")
-    dev = torch.device(f"cuda:{local_rank}") if device == "cuda" else torch.device("cpu")
-    if device == "cuda":
-        torch.cuda.set_device(dev)
-    if world > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group(backend="nccl" if device == "cuda" else "gloo")
-    return DistContext(rank, world, local_rank, dev)
-
-
-class StageForward(nn.Module):
-    """One ``forward`` for every call the recipes make, so DistributedDataParallel sees them all."""
-
-    def __init__(self, model: FARTrack, center_head: bool = False, center_layer: int = 0,
-                 readout_attention: bool = False):
-        super().__init__()
-        self.model = model
-        self.center_layer = center_layer
-        self.readout_attention = readout_attention
-        # training-only head of loss.center_weight (not saved with the model's weights)
-        self.center_head = nn.Sequential(nn.LayerNorm(model.cfg.embed_dim), nn.Linear(model.cfg.embed_dim, 1)) \
-            if center_head else None
-
-    @property
-    def auxiliary(self) -> bool:
-        return self.center_head is not None or self.readout_attention
-
-    def forward(self, templates, search, keep=None, exit_depths=None):
-        if exit_depths is not None:
-            return self.model.forward_exits(templates, search, depths=exit_depths, keep=keep)
-        if self.auxiliary:
-            logits, states, command_attention = self.model.forward_with_aux(templates, search, self.center_layer)
-            center = self.center_head(states).squeeze(-1) if self.center_head is not None else None
-            return logits, center, command_attention
-        return self.model(templates, search, keep=keep)
-
-
-def all_reduce_mean(values: dict[str, float], ctx: DistContext) -> dict[str, float]:
-    if not ctx.distributed or not values:
-        return values
-    keys = sorted(values)
-    t = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=ctx.device)
-    torch.distributed.all_reduce(t)
-    return {k: float(v) / ctx.world for k, v in zip(keys, t.tolist())}
 
 
 # --------------------------------------------------------------------------- optimiser
@@ -167,97 +93,7 @@ def unused_parameter_names(model: FARTrack, max_depth: int) -> list[str]:
     return names
 
 
-# --------------------------------------------------------------------------- stage 3 rollout
-
-@dataclass
-class Rollout:
-    """What the sparse stage trains on, per clip b and tracked frame t (1..L-1)."""
-
-    search: torch.Tensor        # (B, L-1, S, S, 3) uint8 crops around the model's own predictions
-    keep: torch.Tensor          # (B, L-1, N) bool key masks (all True at the first tracked frame)
-    gt_xyxy: torch.Tensor       # (B, L-1, 4) ground truth in crop-normalised xyxy
-    iou: float                  # mean IoU of the rollout's predictions (a progress signal)
-
-
-def clip_state_xywh(box_xywh, width: int, height: int, min_size: float = 10.0) -> list[float]:
-    """The rollout's clip: centre into the image, size into [min_size, image size]."""
-    x, y, w, h = box_xywh
-    cx = min(max(x + 0.5 * w, 0.0), float(width))
-    cy = min(max(y + 0.5 * h, 0.0), float(height))
-    w = min(max(w, min_size), float(width))
-    h = min(max(h, min_size), float(height))
-    return [cx - 0.5 * w, cy - 0.5 * h, w, h]
-
-
-@torch.no_grad()
-def rollout_clips(model: FARTrack, clips: list[ClipSample], templates: torch.Tensor) -> Rollout:
-    """Track every clip from its first ground-truth box with the model's own predictions.
-
-    ``templates``: normalised (B, T, 3, t, t). The first tracked frame runs unmasked and
-    prunes the lowest-attention quarter of each template except the newest (as the official training branch); that
-    mask is held for the rest of the clip.
-    """
-    from ..core.boxes import iou_xywh
-
-    cfg = model.cfg
-    was_training = model.training
-    model.eval()
-    device = templates.device
-    size, factor = cfg.search_size, cfg.search_factor
-    n_clips, length = len(clips), len(clips[0].frames)
-    states = [list(map(float, c.boxes_xywh[0])) for c in clips]
-    n_tokens = cfg.num_templates * cfg.template_tokens + cfg.search_tokens + 4
-    keep = torch.ones(n_clips, n_tokens, dtype=torch.bool, device=device)
-    crops_all, keeps_all, gts_all, ious = [], [], [], []
-    for t in range(1, length):
-        crops, gts, factors = [], [], []
-        for c, state in zip(clips, states):
-            crop, window = sample_target(c.frames[t], state, factor, size)
-            crops.append(crop)
-            factors.append(window.resize_factor)
-            gt = box_xywh_in_crop(c.boxes_xywh[t], state, window.resize_factor, size) / size
-            gts.append(xywh_to_xyxy(gt))
-        crops_np = np.stack(crops)
-        search = normalize_crops(torch.from_numpy(crops_np).to(device))
-        keeps_all.append(keep.clone())
-        if t == 1:
-            logits, scores = model.forward_with_scores(templates, search)
-            slot_keep = prune_lowest(scores[:, :-1], 0.25)                  # slots 0..T-2
-            newest = torch.ones_like(slot_keep[:, :1])
-            keep = torch.cat([slot_keep, newest], 1).flatten(1)
-            keep = torch.cat([keep, torch.ones(n_clips, n_tokens - keep.shape[1], dtype=torch.bool,
-                                               device=device)], 1)
-        else:
-            logits = model(templates, search, keep=keep)
-        coords = argmax_xyxy(logits).cpu().numpy().astype(np.float64)       # (B, 4) crop-normalised
-        for b, c in enumerate(clips):
-            x0, y0, x1, y1 = coords[b] * size
-            box = box_cxcywh_from_crop([(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0], states[b],
-                                       factors[b], size)
-            h, w = c.frames[t].shape[:2]
-            states[b] = clip_state_xywh(box, w, h)
-            ious.append(float(iou_xywh(states[b], c.boxes_xywh[t])))
-        crops_all.append(torch.from_numpy(crops_np))
-        gts_all.append(torch.from_numpy(np.stack(gts)).float())
-    model.train(was_training)
-    return Rollout(search=torch.stack(crops_all, 1), keep=torch.stack(keeps_all, 1),
-                   gt_xyxy=torch.stack(gts_all, 1), iou=float(np.mean(ious)) if ious else 0.0)
-
-
 # --------------------------------------------------------------------------- the trainer
-
-def find_resume_state(path: str | Path) -> Path:
-    """A ``*.train_state.pt`` file, or the newest one in a run directory."""
-    path = Path(path)
-    if path.is_file():
-        return path
-    if path.is_dir():
-        states = sorted(path.glob(f"checkpoint_*{STATE_SUFFIX}"))
-        if states:
-            return states[-1]
-        raise FileNotFoundError(f"no checkpoint_*{STATE_SUFFIX} in {path} to resume from")
-    raise FileNotFoundError(f"resume checkpoint not found: {path}")
-
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, resume: Optional[str | Path] = None):
@@ -472,23 +308,16 @@ class Trainer:
         return last_saved
 
     # ---------------------------------------------------------------- checkpoints
-    def _checkpoint_stem(self) -> str:
-        # mid-epoch saves carry the step so they sort after the previous epoch's
-        if self.batch_in_epoch:
-            return f"checkpoint_ep{self.epoch:04d}_step{self.global_step:08d}"
-        return f"checkpoint_ep{self.epoch:04d}"
-
     def save_checkpoint(self) -> Path:
         """Weights in the own format (+ recipe) and the training state; main rank only."""
-        path = self.out_dir / f"{self._checkpoint_stem()}.safetensors"
+        stem = checkpoint_stem(self.epoch, self.batch_in_epoch, self.global_step)
+        path = self.out_dir / f"{stem}.safetensors"
         if not self.ctx.is_main:
             return path
         extra = {"stage": self.cfg.stage, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
                  "global_step": self.global_step, "train_seconds": round(self.train_seconds, 3),
                  "init": {k: v for k, v in self.init_info.items() if isinstance(v, (str, int, bool))},
                  "recipe": train_config_to_dict(self.cfg)}
-        save_weights(path, self.model, extra=extra)
-        save_weights(self.out_dir / "last.safetensors", self.model, extra=extra)
         state = {"epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
                  "global_step": self.global_step, "train_seconds": self.train_seconds,
                  "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
@@ -499,18 +328,10 @@ class Trainer:
                                  if self.stage_forward.center_head is not None else None),
                  "stage": self.cfg.stage, "world": self.ctx.world,
                  "batch_size": self.cfg.optim.batch_size}
-        with replaced_atomically(path.with_name(path.stem + STATE_SUFFIX)) as tmp:
-            torch.save(state, tmp)
-        return path
+        return write_checkpoint(path, self.model, extra, state)
 
     def _load_state(self, state_path: Path) -> None:
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-        if state.get("stage") != self.cfg.stage:
-            raise ValueError(f"{state_path}: a {state.get('stage')!r} run cannot resume as {self.cfg.stage!r}")
-        run_shape = (self.ctx.world, self.cfg.optim.batch_size)
-        if state["batch_in_epoch"] and (state["world"], state["batch_size"]) != run_shape:
-            raise ValueError(f"{state_path}: stopped mid-epoch with {state['world']} ranks x batch "
-                             f"{state['batch_size']}; resume with the same (or from an epoch end)")
+        state = read_train_state(state_path, self.cfg.stage, self.ctx.world, self.cfg.optim.batch_size)
         self.model.load_state_dict(state["model"], strict=True)
         if self.stage_forward.center_head is not None:
             if state.get("center_head") is None:

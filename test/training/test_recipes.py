@@ -26,7 +26,9 @@ from fartrack_ros.training.loaders import FrameTrainingSet, normalize_crops
 from fartrack_ros.training.losses import frame_losses, sequence_losses
 from fartrack_ros.training.processing import ProcessingConfig
 from fartrack_ros.training.sampling import CausalFrameSampler
-from fartrack_ros.training.trainer import Trainer, parameter_groups, rollout_clips, train
+from fartrack_ros.training.forwards import forward_with_aux
+from fartrack_ros.training.rollout import rollout_clips
+from fartrack_ros.training.trainer import Trainer, parameter_groups, train
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"depth": 4, "embed_dim": 32, "num_heads": 2, "num_blocks": 3, "num_extension": 1}
@@ -312,7 +314,7 @@ def test_center_loss_and_structured_init_in_a_frame_run(tiny_data, tmp_path):
     model = trainer.model.eval()
     templates, search, _ = fixed_batch(trainer, 2)
     with torch.no_grad():                           # the auxiliary forward is the plain forward
-        logits, states, attention = model.forward_with_aux(templates, search, 3)
+        logits, states, attention = forward_with_aux(model, templates, search, 3)
         torch.testing.assert_close(logits, model(templates, search))
     assert states.shape == (2, 196, 96) and attention.shape == (2, 4, 196)
     assert float(attention.sum(dim=-1).max()) <= 1.0 + 1e-5
