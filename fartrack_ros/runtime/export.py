@@ -40,7 +40,7 @@ from ..core.files import replaced_atomically
 from ..model.fartrack import FARTrack
 from .backends.token_forward import TemplateEmbed, TokenForward
 
-EXPORT_VERSION = "4"          # bump when the graph's inputs, outputs or maths change
+EXPORT_VERSION = "5"          # bump when the graph's inputs, outputs or maths change
 OPSET = 17
 INPUT_NAMES = ("template_tokens", "search")
 OUTPUT_NAMES = ("logits", "slot4_score")
