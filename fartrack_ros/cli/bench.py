@@ -89,8 +89,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                               f"with --rounds per round, default {ROUNDS_FRAMES})")
     measure.add_argument("--warmup", type=int, default=None, metavar="N",
                          help=f"untimed frames first (default: {DEFAULT_WARMUP}; with --rounds {ROUNDS_WARMUP})")
-    measure.add_argument("--width", type=int, default=640, help="camera image width (default: %(default)s)")
-    measure.add_argument("--height", type=int, default=480, help="camera image height (default: %(default)s)")
+    measure.add_argument("--width", type=int, default=640,
+                         help="camera image width (default: %(default)s; --rounds uses a 320x240 clip)")
+    measure.add_argument("--height", type=int, default=480,
+                         help="camera image height (default: %(default)s; --rounds uses a 320x240 clip)")
     measure.add_argument("--json", action="store_true",
                          help="one JSON object per line per job instead of the table (default: table)")
     measure.add_argument("--in-process", action="store_true",

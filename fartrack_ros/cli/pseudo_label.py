@@ -100,8 +100,8 @@ def _extract_video(video: Path, out_dir: Path) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..evaluation.peers import NanoTrackTracker, OpenCvPeerTracker, resolve_nanotrack_files
     from ..data.images import read_image_rgb
+    from ..evaluation.peers import NanoTrackTracker, OpenCvPeerTracker, resolve_nanotrack_files
     from ..training.pseudo_labels import PseudoLabelConfig, pseudo_label_video, write_track
 
     cfg = PseudoLabelConfig(clip_length=args.clip_length, starts_per_clip=args.starts_per_clip,

@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from fartrack_ros.evaluation import metrics
 from fartrack_ros.data.eval_sets import EvalSequence
+from fartrack_ros.data.images import read_image_bgr
+from fartrack_ros.evaluation import metrics
 from fartrack_ros.evaluation.results import read_result_runs, read_result_times
 
 
@@ -27,10 +27,8 @@ def image_wh_of(sequence: EvalSequence) -> tuple[int, int]:
     """The sequence resolution: from its metadata, else from its first image."""
     if sequence.image_wh is not None:
         return sequence.image_wh
-    image = cv2.imread(str(sequence.frame_paths[0]), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise FileNotFoundError(f"cannot read image: {sequence.frame_paths[0]}")
-    return image.shape[1], image.shape[0]
+    height, width = read_image_bgr(sequence.frame_paths[0]).shape[:2]
+    return width, height
 
 
 def _ope_scores_dict(scores: metrics.OpeScores) -> dict:
