@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .annotations import read_boxes_txt, read_flags
+from .annotations import read_boxes_txt, read_flags, read_name_list, require_dir
 
 FORMATS = ("got10k", "lasot", "otb")
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -123,10 +123,10 @@ def read_got10k_eval_sequence(seq_dir: Path) -> EvalSequence:
 
 
 def read_got10k_eval_sequences(root: Path) -> list[EvalSequence]:
-    root = _existing_dir(root)
+    root = require_dir(Path(root), "dataset folder")
     list_file = root / "list.txt"
     if list_file.is_file():
-        names = [n.strip() for n in list_file.read_text().splitlines() if n.strip()]
+        names = read_name_list(list_file)
         missing = [n for n in names if not (root / n).is_dir()]
         if missing:
             raise FileNotFoundError(f"{list_file} names sequences that are not in {root}: {missing[:5]}")
@@ -153,10 +153,10 @@ def read_lasot_eval_sequence(seq_dir: Path) -> EvalSequence:
 
 
 def read_lasot_eval_sequences(root: Path) -> list[EvalSequence]:
-    root = _existing_dir(root)
+    root = require_dir(Path(root), "dataset folder")
     list_file = root / "testing_set.txt"
     if list_file.is_file():
-        names = [n.strip() for n in list_file.read_text().splitlines() if n.strip()]
+        names = read_name_list(list_file)
         dirs = [root / n.rsplit("-", 1)[0] / n for n in names]
         missing = [d for d in dirs if not d.is_dir()]
         if missing:
@@ -170,7 +170,7 @@ def read_lasot_eval_sequences(root: Path) -> list[EvalSequence]:
 
 
 def read_otb_eval_sequences(root: Path) -> list[EvalSequence]:
-    root = _existing_dir(root)
+    root = require_dir(Path(root), "dataset folder")
     sequences = []
     for seq_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         gt_files = sorted(seq_dir.glob("groundtruth_rect*.txt"))
@@ -197,10 +197,3 @@ def read_eval_sequences(root: Path, dataset_format: str) -> list[EvalSequence]:
     if dataset_format not in readers:
         raise ValueError(f"unknown dataset format {dataset_format!r}; expected one of {FORMATS}")
     return readers[dataset_format](Path(root))
-
-
-def _existing_dir(root: Path) -> Path:
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"dataset folder not found: {root}")
-    return root

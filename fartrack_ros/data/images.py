@@ -1,8 +1,9 @@
 """Image and video readers: every frame handed on is RGB uint8 (H, W, 3).
 
-``read_image_rgb`` reads one image file (``read_image_bgr``: in OpenCV's channel order); ``NumberedFrames``, ``ImageFiles`` and ``VideoFrames``
-are the frame holders of a sequence (a numbered pattern, a list of files, a video file), each
-with ``len``, ``path(i)`` and ``read_rgb(i)``; ``video_frame_count`` counts a video's frames.
+``read_image_rgb`` reads one image file (``read_image_bgr``: in OpenCV's channel order).
+``NumberedFrames``, ``ImageFiles`` and ``VideoFrames`` are the frame holders of a sequence (a
+numbered pattern, a list of files, a video file), each with ``len``, ``path(i)`` and
+``read_rgb(i)``; ``video_frame_count`` counts a video's frames.
 ``IMAGENET_MEAN`` / ``IMAGENET_STD`` are the statistics the network's inputs are normalised
 with (RGB, in [0, 1] units), shared by the tracker's preprocessing and training's loaders.
 """
