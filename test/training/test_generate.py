@@ -8,7 +8,8 @@ import pytest
 
 from fartrack_ros.data.training_sets import read_got10k
 from fartrack_ros.data.photos import packaged_images, tree_images
-from fartrack_ros.data.scenes import GeneratorConfig, Scene, Sprite, cover_level, pools_for_split, render_scene
+from fartrack_ros.data.render import Scene, Sprite, render_scene
+from fartrack_ros.data.scenes import GeneratorConfig, cover_level, pools_for_split
 from fartrack_ros.training.generate import generate_dataset
 
 RED = (200, 30, 40)

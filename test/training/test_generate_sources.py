@@ -12,7 +12,8 @@ import pytest
 
 from fartrack_ros.data.photos import (DEBIAN_SOURCES, background_images, cutout_images, debian_sources,
                                      flat_neighbour_share, load_cutout)
-from fartrack_ros.data.scenes import GeneratorConfig, Scene, Sprite, render_scene
+from fartrack_ros.data.render import Scene, Sprite, render_scene
+from fartrack_ros.data.scenes import GeneratorConfig
 from fartrack_ros.training.generate import generate_dataset
 
 GREY = 90
