@@ -246,9 +246,9 @@ class TrackerAdapter:
             f"{p['qos_reliability']} depth {p['qos_depth']}); model: "
             f"{self._model_summary if self._tracker else 'NOT LOADED'}")
 
-    def _stop_tracking(self) -> None:
-        """Unsubscribe, stop the worker (requests it never took are answered), drop the target;
-        the model stays loaded."""
+    def _stop_tracking(self, reason: str = "") -> None:
+        """Unsubscribe, stop the worker (requests it never took are answered with ``reason``,
+        by default why the node is not active), drop the target; the model stays loaded."""
         for entity in self._tracking_entities:
             self.destroy_subscription(entity)
         self._tracking_entities = []
@@ -258,7 +258,8 @@ class TrackerAdapter:
             worker.join(timeout=10.0)
             for command in self._exchange.wait(timeout=0.0)[0]:   # never handled: answer them
                 if isinstance(command, TargetCommand):
-                    command.outcome = {"success": False, "message": self._inactive_reason()}
+                    command.outcome = {"success": False,
+                                       "message": reason or self._inactive_reason()}
                 command.finish()
         self._drop_target()
 
@@ -745,7 +746,7 @@ class TrackerAdapter:
 
     def destroy_node(self) -> None:
         if hasattr(self, "_exchange"):        # absent when __init__ failed (bad parameters)
-            self._stop_tracking()
+            self._stop_tracking("the node is shutting down")
         super().destroy_node()
 
 

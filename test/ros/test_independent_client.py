@@ -10,11 +10,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 CLIENT = Path(__file__).with_name("independent_client.py")
 
 
-def test_independent_client_tracks_and_stops(start_node, random_weights):
-    node = start_node({"weights": random_weights, "lost_threshold": 0.0, "threads": 1})
+@pytest.mark.parametrize("managed", [False, True], ids=["plain", "managed-autostart"])
+def test_independent_client_tracks_and_stops(start_node, random_weights, managed):
+    parameters = {"weights": random_weights, "lost_threshold": 0.0, "threads": 1}
+    if managed:       # the lifecycle node as the launch file starts it
+        node = start_node({**parameters, "autostart": True},
+                          executable=(sys.executable, "-m", "fartrack_ros.ros.lifecycle_node"))
+    else:
+        node = start_node(parameters)
     run = subprocess.run([sys.executable, str(CLIENT), node.fqn, f"{node.namespace}/image"],
                          capture_output=True, text=True, timeout=180)
     assert run.stdout.strip(), f"client printed nothing:\n{run.stderr}\n{node.output()}"

@@ -71,7 +71,7 @@ class Camera:
         assert client.wait_for(lambda: client.image_publisher.get_subscription_count() > 0, 30)
         responses = []
         assert client.wait_for(lambda: self.send() and responses.append(
-            client.set_target(self.scene.box_xywh(self.index - 1))) is None
+            client.set_target(self.scene.box_xywh(self.index - 1), timeout=60)) is None
             and responses[-1].success, 30.0, poll=0.3), responses[-1:]
         return self.expect_detection()
 
@@ -165,7 +165,9 @@ def test_autostart_configures_and_activates(start_node, random_weights):
     client = TrackerClient(node.fqn, image_topic=f"{node.namespace}/image", domain_id=DOMAIN_ID)
     try:
         assert client.wait_for_lifecycle(60), f"{node.output()}\n{client.discovery_report()}"
-        assert client.wait_for(lambda: client.lifecycle_state() == "active", 60), node.output()
+        # the node answers get_state once autostart's configure (the model load) is done
+        assert client.wait_for(lambda: client.lifecycle_state(timeout=120) == "active", 120), \
+            node.output()
         Camera(client).start_tracking()
     finally:
         client.close()
@@ -178,8 +180,8 @@ def test_autostart_with_missing_weights_stays_unconfigured_and_says_why(start_no
     client = TrackerClient(node.fqn, domain_id=DOMAIN_ID)
     try:
         assert client.wait_for_lifecycle(60), f"{node.output()}\n{client.discovery_report()}"
-        assert client.lifecycle_state() == "unconfigured"
-        refused = client.set_target((10, 10, 40, 40))
+        assert client.lifecycle_state(timeout=120) == "unconfigured"
+        refused = client.set_target((10, 10, 40, 40), timeout=60)
         assert not refused.success and "configure failed" in refused.message
         assert str(missing) in refused.message
     finally:

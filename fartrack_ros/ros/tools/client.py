@@ -167,7 +167,7 @@ class TrackerClient:
         return self.wait_for(lambda: self._change_state.service_is_ready()
                              and self._get_state.service_is_ready(), timeout, poll=0.05)
 
-    def change_state(self, transition: str, timeout: float = 60.0) -> bool:
+    def change_state(self, transition: str, timeout: float = 120.0) -> bool:
         """Trigger a lifecycle transition by its label (configure, activate, deactivate,
         cleanup, shutdown); the node's answer (False: refused or failed)."""
         ids = {"configure": Transition.TRANSITION_CONFIGURE, "activate": Transition.TRANSITION_ACTIVATE,
