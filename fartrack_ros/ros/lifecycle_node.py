@@ -54,6 +54,11 @@ class FARTrackLifecycleNode(TrackerAdapter, LifecycleNode):
                   f"{self.get_fully_qualified_name()}/change_state)")
         return f"{reason}; last transition: {self._transition_error}" if self._transition_error else reason
 
+    def _state_name(self) -> str:
+        if self._tracker is None and not (self._model_error or self._transition_error):
+            return "idle"                  # unconfigured: no model yet, nothing wrong
+        return super()._state_name()
+
     def _lifecycle_diagnostics(self) -> Optional[tuple]:
         state = self.lifecycle_state
         if state == ACTIVE:

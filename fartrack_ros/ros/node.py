@@ -222,7 +222,11 @@ class TrackerAdapter:
         if self._worker is not None:
             return
         p = {name: self.get_parameter(name).value for name in NODE_PARAMETERS}
-        self._exchange = FrameExchange(p["frame_history"])
+        with self._status_lock:            # counters and rates count from this activation
+            self._exchange = FrameExchange(p["frame_history"])
+            self._processed = self._rejected = 0
+            self._rate, self._latency = RateMeter(), LatencyWindow()
+            self._last_frame_ns = None
         qos = QoSProfile(depth=p["qos_depth"], history=HistoryPolicy.KEEP_LAST,
                          reliability=(ReliabilityPolicy.BEST_EFFORT
                                       if p["qos_reliability"] == "best_effort"

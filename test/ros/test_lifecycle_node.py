@@ -97,6 +97,8 @@ def test_transitions_through_the_standard_lifecycle_services(start_node, random_
     try:
         assert client.wait_for_lifecycle(60), f"{node.output()}\n{client.discovery_report()}"
         assert client.lifecycle_state() == "unconfigured"
+        assert client.wait_for(lambda: diagnostics.matches(
+            lifecycle_state="unconfigured", state="idle", model="not loaded"), 15), node.output()
         refused = client.set_target((10, 10, 40, 40))
         assert not refused.success and "unconfigured, not active" in refused.message
 
