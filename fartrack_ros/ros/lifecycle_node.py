@@ -39,6 +39,7 @@ class FARTrackLifecycleNode(TrackerAdapter, LifecycleNode):
         LifecycleNode.__init__(self, node_name, **kwargs)
         self._transition_error = ""
         self._init_adapter()
+        self._create_interfaces()
 
     # ------------------------------------------------------------------ adapter hooks
     def _publisher(self, msg_type, topic: str, qos):

@@ -138,7 +138,7 @@ class TrackerAdapter:
     EXTRA_PARAMETERS: dict = {}
 
     def _init_adapter(self) -> None:
-        """Declare and check the parameters, create what exists in every state."""
+        """Declare and check the parameters; the state every step works on."""
         self._model_configured = False        # a model parameter change loads the model now
         self._pending_tracker = None          # built by the parameter callback, swapped in later
         self._worker: Optional[threading.Thread] = None
@@ -183,7 +183,12 @@ class TrackerAdapter:
         self._bearing: Optional[tuple] = None          # (azimuth, elevation) of the last frame
         self._bearing_problem = ""
         self._camera_info_topic = self._camera_info_topic_name(p["camera_info_topic"])
-        self._create_output_publishers()
+
+    def _create_interfaces(self) -> None:
+        """Publishers, services and timers; they exist in every state of the node."""
+        self._bearing_pub = self._publisher(Vector3Stamped, "~/target_bearing", 10)
+        self._detections_pub = self._publisher(Detection2DArray, "~/detections", 10)
+        self._debug_pub = self._publisher(Image, "~/debug_image", 1)
         self._status_pub = self._publisher(TrackStatus, "~/status", 10)
         service_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=SERVICE_QUEUE_DEPTH,
                                  reliability=ReliabilityPolicy.RELIABLE,
@@ -198,11 +203,6 @@ class TrackerAdapter:
     def _publisher(self, msg_type, topic: str, qos):
         """An output publisher (the managed node makes lifecycle publishers)."""
         return self.create_publisher(msg_type, topic, qos)
-
-    def _create_output_publishers(self) -> None:
-        self._bearing_pub = self._publisher(Vector3Stamped, "~/target_bearing", 10)
-        self._detections_pub = self._publisher(Detection2DArray, "~/detections", 10)
-        self._debug_pub = self._publisher(Image, "~/debug_image", 1)
 
     @property
     def tracking_active(self) -> bool:
@@ -762,6 +762,8 @@ class FARTrackNode(TrackerAdapter, Node):
         Node.__init__(self, node_name, **kwargs)
         self._init_adapter()
         error = self._load_model()
+        # after the model: a client that sees the services finds the node ready
+        self._create_interfaces()
         self._model_configured = True         # a later weights change loads the model
         if error:
             self.get_logger().error(f"{error} (set the 'weights' parameter to a valid file to "
