@@ -130,8 +130,9 @@ class TrackerAdapter:
     transitions: ``_load_model`` (configure: the tracker from the parameters), ``_start_tracking``
     (activate: subscriptions and the worker thread) and ``_stop_tracking`` (deactivate: the
     worker stopped, the subscriptions gone, the model kept); ``_unload_model`` frees the model
-    (cleanup). The services, ``~/status`` and ``/diagnostics`` exist from construction: while
-    not tracking, requests are answered with the reason.
+    (cleanup). ``_create_interfaces`` makes the publishers, services and timers, which then
+    exist in every state (the plain node after loading the model, the managed node at
+    construction): while not tracking, requests are answered with the reason.
     """
 
     # Parameters besides NODE_PARAMETERS that a subclass declares (name -> NodeParameter).
