@@ -6,6 +6,7 @@ from __future__ import annotations
 from ros_harness import random_weights  # noqa: F401 (fixtures)
 
 import json
+import os
 import subprocess
 import sys
 
@@ -75,4 +76,17 @@ def test_bench_node_prints_one_json_object(random_weights, tmp_path):
     assert result["dropped"] == result["published"] - result["processed"] >= 0
     # (initialized_on_first_frame may be false: a best-effort reader can miss the very first
     # frame while the transport connects; the node then uses its newest frame)
+    rss = result["node_rss_mb"]          # the node process holds a model: tens of MB at least
+    assert rss["start"] > 20 and rss["end"] > 20, rss
     assert json.loads((tmp_path / "b" / "bench_node.json").read_text()) == result
+
+
+def test_rss_probe_samples_at_the_checkpoint_and_the_end():
+    from fartrack_ros.ros.tools.bench import RssProbe
+    probe = RssProbe(os.getpid(), checkpoint=2)
+    for kind in ("statuses", "detections", "detections", "detections"):
+        probe.listener(kind, None)
+    samples = probe.finish()
+    assert set(samples) == {"start", "after_2_frames", "end", "growth_after_2_frames"}
+    assert samples["start"] > 0
+    assert samples["growth_after_2_frames"] == round(samples["end"] - samples["after_2_frames"], 1)
