@@ -165,11 +165,15 @@ def _print_sweep(name: str, rows: list) -> None:
     ok = [r for r in rows if r["lost_when_on"] is not None and r["lost_when_on"] <= 0.05]
     ok.sort(key=lambda r: -(r["not_tracking_when_off"] or 0))
     print(f"\nhysteresis replay, {name}: settings with lost on IoU>=0.5 frames <= 5 %")
-    print("threshold  k  m  lost|off  lost|on  flagged<=15  median frames to lost")
+    print("(exit: the score needed to leave lost, re-acquisition's reacquire_threshold; "
+          "'-' = the threshold itself)")
+    print("threshold  k  m  exit  lost|off  lost|on  flagged<=15  median frames to lost")
     for r in ok[:12]:
         fl = r["off_events_flagged_within_15"]
         md = r["median_frames_to_lost"]
+        ex = r.get("exit_threshold")
         print(f"{r['lost_threshold']:9.2f} {r['lost_enter_frames']:2d} {r['lost_exit_frames']:2d}"
+              f"  {'-' if ex is None else f'{ex:.2f}':>4}"
               f"  {r['not_tracking_when_off'] or 0:8.1%} {r['lost_when_on']:8.1%}"
               f"  {'-' if fl is None else f'{fl:.1%}':>11}  {'-' if md is None else f'{md:.0f}':>5}")
 

@@ -156,9 +156,15 @@ def confidence_metrics(records: list[dict], score_key: str = "score") -> dict:
     }
 
 
-def simulate_states(score: np.ndarray, threshold: float, enter: int, exit_: int) -> np.ndarray:
+def simulate_states(score: np.ndarray, threshold: float, enter: int, exit_: int,
+                    exit_threshold: Optional[float] = None) -> np.ndarray:
     """The tracker's hysteresis replayed on recorded scores -> per-frame "lost" flags. (Replayed,
-    so without the feedback of the lost state on later frames: the frozen template bank.)"""
+    so without the feedback of the lost state on later frames: the frozen template bank.)
+
+    ``exit_threshold``: the score needed on ``exit_`` consecutive frames to leave "lost" (with
+    re-acquisition on, the tracker's ``reacquire_threshold``; its wider search and the position
+    agreement are not replayed); None: ``threshold``."""
+    leave = threshold if exit_threshold is None else exit_threshold
     lost, below, above = False, 0, 0
     out = np.zeros(len(score), dtype=bool)
     for t, s in enumerate(score):
@@ -167,26 +173,33 @@ def simulate_states(score: np.ndarray, threshold: float, enter: int, exit_: int)
             if below >= enter:
                 lost, above = True, 0
         else:
-            above = 0 if s < threshold else above + 1
+            above = 0 if s < leave else above + 1
             if above >= exit_:
                 lost, below = False, 0
         out[t] = lost
     return out
 
 
-def sweep_hysteresis(records: list[dict], thresholds=(0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5),
-                     enters=(1, 2, 3, 5), exits=(1, 2, 3, 5)) -> list[dict]:
+def sweep_hysteresis(records: list[dict],
+                     thresholds=(0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5),
+                     enters=(1, 2, 3, 5, 8), exits=(1, 2, 3, 5),
+                     exit_thresholds=(None, 0.2, 0.3, 0.4, 0.5)) -> list[dict]:
     """Lost on off-target frames, lost on on-target frames and frames to lost after drift for
-    each (threshold, k, m), from recorded scores (``track_records``)."""
+    each (threshold, k, m, exit threshold), from recorded scores (``track_records``)."""
     rows = []
     for th in thresholds:
         for k in enters:
             for m in exits:
-                sim = [{**r, "state": np.where(simulate_states(r["score"], th, k, m), LOST,
-                                               TRACKING)} for r in records]
-                f = confidence_metrics(sim)
-                rows.append({"lost_threshold": th, "lost_enter_frames": k, "lost_exit_frames": m,
-                             **{key: f[key] for key in ("not_tracking_when_off", "lost_when_on",
-                                                        "off_events_flagged_within_15",
-                                                        "median_frames_to_lost")}})
+                for leave in exit_thresholds:
+                    if leave is not None and leave <= th:
+                        continue
+                    sim = [{**r, "state": np.where(simulate_states(r["score"], th, k, m, leave),
+                                                   LOST, TRACKING)} for r in records]
+                    f = confidence_metrics(sim)
+                    rows.append({"lost_threshold": th, "lost_enter_frames": k,
+                                 "lost_exit_frames": m, "exit_threshold": leave,
+                                 **{key: f[key] for key in (
+                                     "not_tracking_when_off", "lost_when_on",
+                                     "off_events_flagged_within_15", "median_frames_to_lost",
+                                     "false_relocks_per_episode")}})
     return rows

@@ -93,7 +93,10 @@ class FARTrackTracker:
         self._below = 0                               # consecutive frames below the threshold
         self._above = 0                               # consecutive frames above it while lost
         self._anchor: Optional[list[float]] = None    # last box judged tracking
+        self._trusted_size: Optional[tuple[float, float]] = None  # last confident box's size
         self._candidates: list[list[float]] = []      # re-acquisition crop boxes still to try
+        self._pending: Optional[list[float]] = None   # re-acquisition candidate awaiting agreement
+        self._agree = 0                               # consecutive frames it has been confirmed
         self.last_features: Optional[np.ndarray] = None
         self.last_heuristic_score: Optional[float] = None
 
@@ -120,6 +123,7 @@ class FARTrackTracker:
         self.state = box
         self._initial_box = list(box)
         self._anchor = list(box)
+        self._trusted_size = (box[2], box[3])
         self._appearance = Appearance(image, box)
 
     def forward_at(self, image: np.ndarray, crop_box: list[float]):
@@ -152,15 +156,21 @@ class FARTrackTracker:
         self.state = box
         score = self._score(features, heuristic)
         self.last_features, self.last_heuristic_score = features, heuristic
-        state = self._update_lost_state(score)
-        if state == LOST and self.calibrated and self.reacquire and self.reacquire_crops > 0:
-            found = self._search_wider(image, score)
+        searching = self.calibrated and self.reacquire and self.reacquire_crops > 0
+        # While searching, leaving "lost" is re-acquisition's decision (a confirmed candidate,
+        # the normal crop's box among them), not a single frame above the low lost threshold:
+        # that one fired on background and distractors far more often than on the target.
+        state = self._update_lost_state(score, exit_allowed=not (searching and self._lost))
+        if state == LOST and searching:
+            found = self._search_wider(image, (out, box, score))
             if found is not None:
                 out, self.state, score = found
                 state = REACQUIRED
                 self._lost, self._below, self._above = False, 0, 0
         if state != LOST:
             self._anchor = list(self.state)
+            if self.calibrated and score >= self.reacquire_threshold:
+                self._trusted_size = (self.state[2], self.state[3])
         if state != LOST or not self.calibrated:
             # the template bank is not updated from frames judged lost by the learned head
             # (without one every frame updates it, as in the official tracker)
@@ -173,36 +183,51 @@ class FARTrackTracker:
             return heuristic
         return self.score_head.predict(features)
 
-    def _update_lost_state(self, score: float) -> str:
+    def _update_lost_state(self, score: float, exit_allowed: bool = True) -> str:
         """Hysteresis: lost after ``lost_enter_frames`` frames below the threshold, tracking
-        again after ``lost_exit_frames`` frames at or above it."""
+        again after ``lost_exit_frames`` frames at or above it (when ``exit_allowed``)."""
         below = score < self.lost_threshold
         if not self._lost:
             self._below = self._below + 1 if below else 0
             if self._below >= self.lost_enter_frames:
                 self._lost, self._above = True, 0
-                self._candidates = []
-        else:
+                self._candidates, self._pending, self._agree = [], None, 0
+        elif exit_allowed:
             self._above = 0 if below else self._above + 1
             if self._above >= self.lost_exit_frames:
                 self._lost, self._below = False, 0
         return LOST if self._lost else TRACKING
 
-    def _search_wider(self, image: np.ndarray, current_score: float):
-        """Try the next ``reacquire_crops`` crops around the last confident box and across the
-        frame; the best whose confidence reaches ``reacquire_threshold`` (and beats the normal
-        crop's) -> (output, box, score), else None."""
+    def _search_wider(self, image: np.ndarray, normal: tuple):
+        """One lost frame of re-acquisition -> (output, box, score) when it re-locks, else None.
+
+        Candidates: the normal crop's result ``normal`` and ``reacquire_crops`` more forwards,
+        the first on the candidate still awaiting confirmation, the rest cycling through crops
+        around the last position and across the frame (``reacquisition_crops``) at the size of
+        the last box the head was confident on: the box just before "lost" has usually shrunk
+        or grown with the drift, so crops of its size miss the target's scale. The best
+        candidate must reach ``reacquire_threshold`` on ``lost_exit_frames`` consecutive frames
+        at agreeing positions: a single frame let look-alikes and background through."""
         if not self._candidates:
             self._candidates = reacquisition_crops(self._anchor, image.shape[0], image.shape[1],
-                                                   self.cfg.search_factor)
-        best = None
-        for _ in range(min(self.reacquire_crops, len(self._candidates))):
-            crop_box = self._candidates.pop(0)
+                                                   self.cfg.search_factor, self._trusted_size)
+        crops = [] if self._pending is None else [self._pending]
+        while len(crops) < self.reacquire_crops and self._candidates:
+            crops.append(self._candidates.pop(0))
+        best = normal
+        for crop_box in crops:
             out, box, _, features, _ = self.forward_at(image, crop_box)
             score = self.score_head.predict(features)
-            if best is None or score > best[2]:
+            if score > best[2]:
                 best = (out, box, score)
-        if best is not None and best[2] >= max(self.reacquire_threshold, current_score):
+        if best[2] < self.reacquire_threshold:
+            self._pending, self._agree = None, 0
+            return None
+        agrees = self._pending is not None and _same_place(best[1], self._pending)
+        self._agree = self._agree + 1 if agrees else 1
+        self._pending = list(best[1])
+        if self._agree >= self.lost_exit_frames:
+            self._pending, self._agree = None, 0
             return best
         return None
 
@@ -222,13 +247,22 @@ class FARTrackTracker:
                 del store[idx]
 
 
-def reacquisition_crops(anchor_xywh, height: int, width: int,
-                        search_factor: float = 4.0) -> list[list[float]]:
-    """Boxes (the last confident box's size) to centre re-acquisition crops on: the last
-    confident position, a ring of 8 around it, then a grid over the whole frame, nearest first.
-    Neighbouring crops overlap by a quarter of a crop side."""
-    x, y, w, h = anchor_xywh
-    cx, cy = x + w / 2, y + h / 2
+def _same_place(box_xywh, previous_xywh) -> bool:
+    """Centres at most one box size (the geometric mean of the previous box's sides) apart."""
+    x, y, w, h = box_xywh
+    px, py, pw, ph = previous_xywh
+    return math.hypot(x + w / 2 - px - pw / 2, y + h / 2 - py - ph / 2) <= math.sqrt(pw * ph)
+
+
+def reacquisition_crops(anchor_xywh, height: int, width: int, search_factor: float = 4.0,
+                        size_wh: Optional[tuple[float, float]] = None) -> list[list[float]]:
+    """Boxes to centre re-acquisition crops on: the anchor's position, a ring of 8 around it,
+    then a grid over the whole frame, nearest first. The boxes have the size ``size_wh``
+    (default the anchor's), which sets the crops' scale. Neighbouring crops overlap by a
+    quarter of a crop side."""
+    x, y, aw, ah = anchor_xywh
+    w, h = (aw, ah) if size_wh is None else size_wh
+    cx, cy = x + aw / 2, y + ah / 2
     side = search_factor * math.sqrt(w * h)
     step = 0.75 * side
     centres = [(cx, cy)] + [(cx + dx * step, cy + dy * step)

@@ -166,3 +166,42 @@ def test_reacquisition_crops_start_at_the_last_box_and_cover_the_frame():
     d = np.maximum(np.abs(xs[..., None] - centres[:, 0]), np.abs(ys[..., None] - centres[:, 1]))
     assert d.min(axis=-1).max() <= side / 2
     assert all(w == 20 and h == 20 for _, _, w, h in crops)
+    # at another scale (the last confident box's): fewer, larger crops, same first centre
+    wide = reacquisition_crops([100, 80, 20, 20], 240, 320, size_wh=(40, 30))
+    assert wide[0] == [90.0, 75.0, 40, 30] and len(wide) < len(crops)
+
+
+def test_relock_needs_a_candidate_confirmed_at_the_same_place(scored_weights):
+    """While lost, one frame above the threshold is not enough: the best candidate must reach
+    reacquire_threshold on lost_exit_frames consecutive frames at agreeing positions."""
+    tr = build_tracker(TrackerConfig(weights=scored_weights, backend="torch", lost_threshold=0.3,
+                                     lost_exit_frames=2, reacquire_threshold=0.5,
+                                     reacquire_crops=2))
+    image = np.zeros((240, 320, 3), np.uint8)
+    tr.initialize(image, [100, 80, 20, 20])
+    tr._lost = True
+    tr.score_head.predict = lambda features: float(features[0])
+    planned = []                      # (box, score) of the next forwards, in call order
+
+    def fake_forward(_image, crop_box):
+        box, score = planned.pop(0)
+        return None, box, box, np.array([score]), 0.0
+
+    tr.forward_at = fake_forward
+    normal = (None, [10, 10, 20, 20], 0.05)
+    # frame 1: a candidate far away scores 0.9 -> pending, not yet re-locked
+    planned[:] = [([250, 180, 20, 20], 0.9), ([60, 60, 20, 20], 0.2)]
+    assert tr._search_wider(image, normal) is None and tr._pending == [250, 180, 20, 20]
+    # frame 2: the best is somewhere else -> the count starts again
+    planned[:] = [([250, 180, 20, 20], 0.3), ([40, 150, 20, 20], 0.8)]
+    assert tr._search_wider(image, normal) is None and tr._pending == [40, 150, 20, 20]
+    # frame 3: confirmed next to it -> re-lock on it
+    planned[:] = [([45, 152, 20, 20], 0.7), ([200, 20, 20, 20], 0.1)]
+    found = tr._search_wider(image, normal)
+    assert found is not None and found[1] == [45, 152, 20, 20] and found[2] == 0.7
+    # nothing above the threshold: nothing pending
+    planned[:] = [([45, 152, 20, 20], 0.4), ([200, 20, 20, 20], 0.1)]
+    tr._pending = [45, 152, 20, 20]
+    assert tr._search_wider(image, normal) is None and tr._pending is None
+    # while re-acquisition searches, a frame above lost_threshold does not end "lost" by itself
+    assert tr._update_lost_state(0.45, exit_allowed=False) == LOST
