@@ -138,9 +138,18 @@ class TrackerConfig:
     reacquire_threshold: float = option(
         0.5, "confidence a wider-search candidate needs to re-lock", bounds=(0.0, 1.0))
 
+    # bounded memory on long videos (core/template_history.py): 512 templates are 19 MB with the
+    # ONNX backend, and the slots stay exactly the official ones for the first 731 frames
+    template_history: int = option(
+        512, "most templates kept for sampling the slots; the official tracker keeps every one "
+        "(0 here), and its memory grows with the video", bounds=(0, 1_000_000))
+
     def __post_init__(self):
         depth_for_variant(self.variant)
         check_options(self)
+        if 0 < self.template_history < 5:
+            raise ValueError(f"template_history {self.template_history}: 0 (keep every template) "
+                             f"or at least the 5 slots")
 
     @property
     def depth(self) -> int:

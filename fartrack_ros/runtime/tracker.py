@@ -33,22 +33,12 @@ from ..config import ModelConfig, TrackerConfig
 from ..core.boxes import clip_box_xywh, validate_box_xywh
 from ..core.crops import box_cxcywh_from_crop, sample_target
 from ..core.tokenizer import coordinate_confidence
+from ..core.template_history import (nearest_kept_indices, template_slot_indices,  # noqa: F401
+                                     templates_to_forget)
 from ..core.types import LOST, REACQUIRED, TRACKING, TrackResult
 from ..core.confidence_features import Appearance, confidence_features
 from ..model.score_head import ScoreHead, load_score_head
 from .backends import InferenceBackend, create_backend
-
-# Exponential template sampling (base 0.7): slot i of 1..3 takes floor((n-1) * (1 - 0.7^i)).
-_SAMPLING_FRACTIONS = (0.3, 0.51, 0.657)
-
-
-def template_slot_indices(n: int, num_slots: int = 5) -> list[int]:
-    """History indices of the 5 slots when ``n`` templates are stored: the official exponential
-    sampling (base 0.7, indices int((n - 1) * (1 - 0.7 ** i)); the first frames repeat the oldest)."""
-    if n < num_slots:
-        return [min(max(0, p - (num_slots - n)), n - 1) for p in range(num_slots)]
-    return [0] + [int((n - 1) * f) for f in _SAMPLING_FRACTIONS] + [n - 1]
-
 
 def check_image(image: Any) -> np.ndarray:
     if not isinstance(image, np.ndarray):
@@ -65,7 +55,7 @@ class FARTrackTracker:
     def __init__(self, backend: InferenceBackend, lost_threshold: float = 0.2,
                  score_head: Optional[ScoreHead] = None, lost_enter_frames: int = 3,
                  lost_exit_frames: int = 2, reacquire: bool = True, reacquire_crops: int = 4,
-                 reacquire_threshold: float = 0.5):
+                 reacquire_threshold: float = 0.5, template_history: int = 0):
         self.backend = backend
         self.cfg: ModelConfig = backend.cfg
         self.lost_threshold = lost_threshold
@@ -75,6 +65,7 @@ class FARTrackTracker:
         self.reacquire = reacquire
         self.reacquire_crops = reacquire_crops
         self.reacquire_threshold = reacquire_threshold
+        self.template_history = template_history     # 0 = every template the sampling can pick
         self.sparse = self.cfg.stage == "sparse"
         self.reset()
 
@@ -239,12 +230,12 @@ class FARTrackTracker:
         newest = self._newest
         self._templates[newest] = self._crop_template(image, self.state)
         n = newest + 1
-        self._slots = template_slot_indices(n, self.cfg.num_templates)
-        # Sampled indices never decrease as n grows: older entries (except 0) can go.
-        floor = int((n - 1) * _SAMPLING_FRACTIONS[0])
-        for store in (self._templates, self._masks):
-            for idx in [i for i in store if 0 < i < floor]:
-                del store[idx]
+        # the dict holds indices in insertion order, which is ascending: no sort needed
+        for idx in templates_to_forget(list(self._templates), n, self.template_history):
+            del self._templates[idx]
+            self._masks.pop(idx, None)
+        self._slots = nearest_kept_indices(template_slot_indices(n, self.cfg.num_templates),
+                                           list(self._templates))
 
 
 def _same_place(box_xywh, previous_xywh) -> bool:
@@ -303,7 +294,8 @@ def build_tracker(config: TrackerConfig = TrackerConfig(), **backend_options) ->
                            lost_enter_frames=config.lost_enter_frames,
                            lost_exit_frames=config.lost_exit_frames,
                            reacquire=config.reacquire, reacquire_crops=config.reacquire_crops,
-                           reacquire_threshold=config.reacquire_threshold)
+                           reacquire_threshold=config.reacquire_threshold,
+                           template_history=config.template_history)
 
 
 def default_backend(device: str) -> str:
