@@ -63,8 +63,14 @@ def attention_probabilities(q: torch.Tensor, k: torch.Tensor, scale: float,
                             bias: Optional[torch.Tensor]) -> torch.Tensor:
     """softmax(q k^T * scale + bias) over the keys, in float32 whatever the inputs' precision.
 
-    Written out as the official code does: this is the rounding the exact forward reproduces."""
-    logits = (q @ k.transpose(-2, -1)) * scale
+    In float32 written out as the official code does: the rounding the exact forward
+    reproduces. In a reduced precision the queries are scaled instead of the (N, N) logits:
+    fewer multiplications, and the same values while the scale is a power of two (head_dim 64).
+    """
+    if q.dtype == torch.float32:
+        logits = (q @ k.transpose(-2, -1)) * scale
+    else:
+        logits = (q * scale) @ k.transpose(-2, -1)
     if bias is not None:
         logits = logits + bias
     if logits.dtype == torch.float32:
@@ -72,14 +78,10 @@ def attention_probabilities(q: torch.Tensor, k: torch.Tensor, scale: float,
     return logits.softmax(dim=-1, dtype=torch.float32)
 
 
-def _explicit_attention_wanted(q: torch.Tensor) -> bool:
-    """Whether the fused SDPA kernel is the wrong choice for these queries.
-
-    In the ONNX export the explicit products are what ONNX Runtime fuses (scale and transposes
-    into FusedMatMul); on CPU in reduced precision SDPA's kernel is slower than explicit
-    products in that precision with the softmax in float32."""
-    if torch.onnx.is_in_onnx_export():
-        return True
+def _explicit_products_faster(q: torch.Tensor) -> bool:
+    """On CPU in reduced precision SDPA's kernel is slower than explicit products in that
+    precision with the softmax in float32. (The ONNX export, too, takes the explicit products:
+    ONNX Runtime fuses their scale and transposes into FusedMatMul.)"""
     return q.device.type == "cpu" and q.dtype != torch.float32
 
 
@@ -112,10 +114,11 @@ class Attention(nn.Module):
     def _queries(self, x: torch.Tensor) -> torch.Tensor:
         return self._heads(linear(self.qkv, x, slice(0, x.shape[-1])))
 
-    def _project(self, x: torch.Tensor, rows: Optional[slice]) -> tuple[torch.Tensor, ...]:
+    def _project(self, x: torch.Tensor, rows: Optional[slice],
+                 exporting: bool) -> tuple[torch.Tensor, ...]:
         """Queries of ``rows`` (all when None); keys and values of every token."""
         dim = x.shape[-1]
-        if torch.onnx.is_in_onnx_export():
+        if exporting:
             # One product per part: slicing one wide product becomes a Split whose copies run
             # on one thread while the others wait; separate Gemms use every thread and give
             # bit-identical values (about 2 % of the forward on 2 threads).
@@ -142,11 +145,16 @@ class Attention(nn.Module):
         ``rows``: the query rows whose output is computed (all when None); keys and values still
         come from every token. The output then holds only those rows.
         """
-        q, k, v = self._project(x, rows)
+        exporting = torch.onnx.is_in_onnx_export()
+        q, k, v = self._project(x, rows, exporting)
         bias = key_bias(key_mask, q.dtype)
         probabilities = None
-        if exact or _explicit_attention_wanted(q):
-            probabilities = attention_probabilities(q, k, self.scale, bias)
+        # a few rows (the head's) in reduced precision: products in float32 cost nothing there,
+        # and their rounding would go straight into the logits
+        few_rows_in_float32 = rows is not None and q.dtype != torch.float32
+        if exact or few_rows_in_float32 or exporting or _explicit_products_faster(q):
+            qk = (q.float(), k.float()) if few_rows_in_float32 else (q, k)
+            probabilities = attention_probabilities(*qk, self.scale, bias)
             out = probabilities.to(v.dtype) @ v
         else:
             out = _fused_attention(q, k, v, bias)
@@ -174,11 +182,11 @@ class Mlp(nn.Module):
     def __init__(self, dim: int, hidden: int):
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU()          # exact erf form, as the official code
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return linear(self.fc2, self.act(linear(self.fc1, x)))
+        # GELU in its exact erf form, as the official code (a function: it has no parameters)
+        return linear(self.fc2, F.gelu(linear(self.fc1, x)))
 
 
 class MaskedLayerNorm(nn.Module):
@@ -195,8 +203,9 @@ class MaskedLayerNorm(nn.Module):
         self.norm = nn.LayerNorm(dim, eps=1e-5)
 
     def forward(self, x: torch.Tensor, exact: bool = False) -> torch.Tensor:
+        norm = self.norm
         if not exact:
-            return self.norm(x)
+            return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
         count = x.shape[-1]
         mean = x.sum(dim=-1, keepdim=True) / count
         variance = ((x - mean) ** 2).sum(dim=-1, keepdim=True) / count
