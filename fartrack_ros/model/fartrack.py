@@ -149,10 +149,10 @@ class Attention(nn.Module):
         q, k, v = self._project(x, rows, exporting)
         bias = key_bias(key_mask, q.dtype)
         probabilities = None
-        # a few rows (the head's) in reduced precision: products in float32 cost nothing there,
-        # and their rounding would go straight into the logits
+        # A few rows (the head's): explicit products, in float32 even in a reduced precision:
+        # they cost nothing there and their rounding would go straight into the logits.
         few_rows_in_float32 = rows is not None and q.dtype != torch.float32
-        if exact or few_rows_in_float32 or exporting or _explicit_products_faster(q):
+        if exact or rows is not None or exporting or _explicit_products_faster(q):
             qk = (q.float(), k.float()) if few_rows_in_float32 else (q, k)
             probabilities = attention_probabilities(*qk, self.scale, bias)
             out = probabilities.to(v.dtype) @ v
