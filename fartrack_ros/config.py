@@ -123,20 +123,23 @@ class TrackerConfig:
     threads: Optional[int] = option(
         None, "CPU threads for inference (torch intra-op threads)", bounds=(1, 256),
         unset=0, unset_means="the library default")
-    # chosen on the real val split for the learned score head
+    # chosen on the real val split for the learned score head (docs/confidence.md says how)
     lost_threshold: float = option(
         0.1, "confidence below which a frame counts towards lost (no detection published while "
         "lost)", bounds=(0.0, 1.0))
     lost_enter_frames: int = option(
         5, "consecutive frames below lost_threshold before the state turns lost", bounds=(1, 1000))
     lost_exit_frames: int = option(
-        1, "consecutive frames at or above lost_threshold before lost turns tracking",
-        bounds=(1, 1000))
+        2, "consecutive frames at or above lost_threshold before lost turns tracking; with "
+        "re-acquisition, consecutive frames its best candidate reaches reacquire_threshold at "
+        "the same place before it re-locks", bounds=(1, 1000))
     reacquire: bool = option(True, "while lost, search wider and re-lock (needs weights with a "
                              "score head)")
     reacquire_crops: int = option(4, "extra search crops per lost frame", bounds=(0, 64))
     reacquire_threshold: float = option(
-        0.5, "confidence a wider-search candidate needs to re-lock", bounds=(0.0, 1.0))
+        0.3, "confidence a candidate (wider-search crop or the normal one) needs, while lost, "
+        "to count towards re-locking; with re-acquisition the only way out of lost",
+        bounds=(0.0, 1.0))
 
     # bounded memory on long videos (core/template_history.py): 512 templates are 19 MB with the
     # ONNX backend, and the slots stay exactly the official ones for the first 731 frames
