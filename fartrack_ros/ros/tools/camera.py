@@ -137,6 +137,7 @@ def main(argv: Optional[list] = None) -> int:
     print(json.dumps({"published": published, "stamps_ns": [first_ns, last_ns],
                       "rate": round((published - 1) / elapsed, 2) if elapsed > 0 else 0.0}),
           flush=True)
+    node.destroy_publisher(publisher)       # before the node: destroying both at once has hung
     node.destroy_node()
     rclpy.try_shutdown()
     return 0

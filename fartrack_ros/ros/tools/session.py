@@ -126,17 +126,35 @@ class NodeSession:
                                f"{self.output_dir / 'node.log'} and {self.output_dir}/camera*.log")
 
     def wait_camera(self, timeout: float) -> dict:
-        """Wait for the camera process to finish; its JSON summary."""
+        """Wait for the camera's JSON summary (its last line of output); the process then gets a
+        few seconds to exit. rclpy's destroy_node has hung in that exit under load (the camera
+        stuck in destroy_when_not_in_use after printing its summary); a camera that printed it
+        has done its work, so it is killed then instead of stalling the caller."""
+        summary = self._read_camera_summary(timeout)
+        if summary is None and self.camera.poll() is None:
+            self.camera.send_signal(signal.SIGINT)      # stop publishing: it prints its summary
+            summary = self._read_camera_summary(10.0)
         try:
-            out, _ = self.camera.communicate(timeout=timeout)
+            self.camera.wait(5)
         except subprocess.TimeoutExpired:
-            self.camera.send_signal(signal.SIGINT)
-            out, _ = self.camera.communicate(timeout=10)
-        lines = out.decode().strip().splitlines()
-        if self.camera.returncode != 0 or not lines:
+            self.camera.kill()
+            self.camera.wait(5)
+        if summary is None:
             log = "".join(p.read_text(errors="replace") for p in self.output_dir.glob("camera*.log"))
             raise RuntimeError(f"camera process failed ({self.camera.returncode}): {log[-2000:]}")
-        return json.loads(lines[-1])
+        return summary
+
+    def _read_camera_summary(self, timeout: float) -> Optional[dict]:
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.camera.stdout], [], [], remaining)
+            line = self.camera.stdout.readline() if ready else b""
+            if not line:                                # timed out, or the process ended
+                return None
+            text = line.decode(errors="replace").strip()
+            if text.startswith("{") and '"published"' in text:
+                return json.loads(text)
+        return None
 
     def close(self) -> None:
         if self.client is not None:
