@@ -6,7 +6,7 @@ import json
 import sys
 import time
 
-from .common import BACKENDS, VARIANTS, add_device_argument, positive_int
+from fartrack_ros.cli.common import BACKENDS, VARIANTS, add_device_argument, positive_int
 
 HELP = "speed benchmark: track()/forward frames/s, latency percentiles, memory, GFLOP, matmul GFLOP/s"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .demo import add_node_arguments, node_parameters_from_args
+from fartrack_ros.cli.demo import add_node_arguments, node_parameters_from_args
 
 HELP = "benchmark the ROS 2 node: images at --rate from another process; prints one JSON object"
 
@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..ros.tools.bench import run_bench, write_bench_result
+    from fartrack_ros.ros.tools.bench import run_bench, write_bench_result
 
     try:
         result = run_bench(args.size, args.rate, args.duration, node_parameters_from_args(args),

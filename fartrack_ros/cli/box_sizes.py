@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from .common import positive_int
+from fartrack_ros.cli.common import positive_int
 
 HELP = "box size check next to AO: predicted/true area on eval runs, area over time on videos (JSON)"
 

@@ -64,6 +64,6 @@ def add_tracker_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def tracker_config_from_args(args):
-    from ..config import TrackerConfig
+    from fartrack_ros.config import TrackerConfig
     return TrackerConfig(weights=args.weights, variant=args.variant, backend=args.backend,
                          device=args.device, threads=args.threads)

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from .common import positive_int
+from fartrack_ros.cli.common import positive_int
 
 HELP = "paired per-sequence AO difference of two eval runs (mean, bootstrap 95 % interval; JSON)"
 

@@ -27,7 +27,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..model.checkpoint import convert_official, export_official, load_weights
+    from fartrack_ros.model.checkpoint import convert_official, export_official, load_weights
 
     dst = str(args.dst)
     if dst.endswith(OFFICIAL_SUFFIXES):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import BACKENDS, DEVICES, VARIANTS, non_negative_int, positive_int
+from fartrack_ros.cli.common import BACKENDS, DEVICES, VARIANTS, non_negative_int, positive_int
 
 HELP = "play a video as a camera topic into the ROS 2 node; write overlay video + detections"
 
@@ -64,8 +64,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..ros.tools.demo import print_summary, run_demo
-    from ..data.video import parse_box_xywh
+    from fartrack_ros.ros.tools.demo import print_summary, run_demo
+    from fartrack_ros.data.video import parse_box_xywh
 
     box = parse_box_xywh(args.box) if args.box else None
     try:

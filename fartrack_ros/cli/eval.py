@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from .common import add_backend_argument, add_device_argument, add_weights_argument, positive_int
+from fartrack_ros.cli.common import add_backend_argument, add_device_argument, add_weights_argument, positive_int
 
 HELP = "evaluate FARTrack and its peers (CSRT, KCF, MIL, NanoTrack) on GOT-10k / LaSOT / OTB layouts"
 

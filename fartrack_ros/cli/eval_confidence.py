@@ -62,8 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _datasets(args):
-    from ..data.training_sets import read_got10k, read_otb
-    from ..training.score_head import generated_sequences
+    from fartrack_ros.data.training_sets import read_got10k, read_otb
+    from fartrack_ros.training.score_head import generated_sequences
     out = {}
     if args.dataset_root:
         reader = read_otb if args.format == "otb" else read_got10k
@@ -84,9 +84,9 @@ def _datasets(args):
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..config import TrackerConfig
-    from ..evaluation.confidence import confidence_metrics, sweep_hysteresis, track_records
-    from ..runtime.tracker import build_tracker
+    from fartrack_ros.config import TrackerConfig
+    from fartrack_ros.evaluation.confidence import confidence_metrics, sweep_hysteresis, track_records
+    from fartrack_ros.runtime.tracker import build_tracker
 
     overrides = {k: getattr(args, k) for k in ("lost_threshold", "lost_enter_frames",
                                                 "lost_exit_frames", "reacquire_threshold",
@@ -179,9 +179,9 @@ def _print_sweep(name: str, rows: list) -> None:
 
 
 def _score_groups(args: argparse.Namespace, config) -> int:
-    from ..data.eval_sets import read_eval_sequences
-    from ..evaluation.confidence import score_groups
-    from ..runtime.tracker import build_tracker
+    from fartrack_ros.data.eval_sets import read_eval_sequences
+    from fartrack_ros.evaluation.confidence import score_groups
+    from fartrack_ros.runtime.tracker import build_tracker
 
     if not args.dataset_root:
         raise ValueError("--score-groups needs --dataset-root")

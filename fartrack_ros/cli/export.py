@@ -1,7 +1,7 @@
 """`fartrack export`: the two static-shape ONNX graphs (first frame, steady state) of a model."""
 from __future__ import annotations
 
-from .common import add_variant_argument, add_weights_argument
+from fartrack_ros.cli.common import add_variant_argument, add_weights_argument
 
 HELP = "export a FARTrack variant to ONNX (445- and 397-token graphs, config in the metadata)"
 
@@ -31,10 +31,10 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..config import depth_for_variant
-    from ..model.checkpoint import build_model
-    from ..runtime.export import cache_dir, export_model, read_metadata
-    from ..runtime.tracker import resolve_weights
+    from fartrack_ros.config import depth_for_variant
+    from fartrack_ros.model.checkpoint import build_model
+    from fartrack_ros.runtime.export import cache_dir, export_model, read_metadata
+    from fartrack_ros.runtime.tracker import resolve_weights
 
     model = build_model(resolve_weights(args.weights), depth=depth_for_variant(args.variant))
     precisions = ("fp32", "int8") if args.int8 else ("fp32",)

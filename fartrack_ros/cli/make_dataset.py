@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _install(packages: list[str]) -> bool:
     """apt-get install the packages (after apt-get update when the first try fails)."""
-    from ..data.photos import apt_install_command
+    from fartrack_ros.data.photos import apt_install_command
 
     if hasattr(os, "geteuid") and os.geteuid() != 0:
         print("installing Debian packages needs root: run  sudo " + apt_install_command(packages),
@@ -84,7 +84,7 @@ def _install(packages: list[str]) -> bool:
 
 def debian_source_dirs(install: bool, root: str = "/") -> dict[str, list[str]] | None:
     """The Debian source folders by role, or None (with a message) when packages are missing."""
-    from ..data.photos import apt_install_command, debian_sources
+    from fartrack_ros.data.photos import apt_install_command, debian_sources
 
     found, missing = debian_sources(root)
     if missing and install:
@@ -100,8 +100,8 @@ def debian_source_dirs(install: bool, root: str = "/") -> dict[str, list[str]] |
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data.scenes import GeneratorConfig
-    from ..training.generate import contact_sheet, generate_dataset
+    from fartrack_ros.data.scenes import GeneratorConfig
+    from fartrack_ros.training.generate import contact_sheet, generate_dataset
 
     if args.install_packages and not args.debian_sources:
         print("--install-packages works with --debian-sources", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import BACKENDS, VARIANTS, add_weights_argument, positive_int
+from fartrack_ros.cli.common import BACKENDS, VARIANTS, add_weights_argument, positive_int
 
 HELP = "accuracy of the reduced-precision backends (torch-bf16, onnxruntime-int8) against fp32 torch (JSON)"
 

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import positive_int
+from fartrack_ros.cli.common import positive_int
 
 HELP = "label real video with a teacher tracker run forward and back (training data, track layout)"
 
@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _frame_sources(path: Path) -> list[tuple[str, list[str]]]:
     """(name, frame paths) for a video, a frame folder, or a folder of sequence folders."""
-    from ..data.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+    from fartrack_ros.data.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
     if path.is_file():
         if path.suffix.lower() not in VIDEO_SUFFIXES:
@@ -100,9 +100,9 @@ def _extract_video(video: Path, out_dir: Path) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..data.images import read_image_rgb
-    from ..evaluation.peers import NanoTrackTracker, OpenCvPeerTracker, resolve_nanotrack_files
-    from ..training.pseudo_labels import PseudoLabelConfig, pseudo_label_video, write_track
+    from fartrack_ros.data.images import read_image_rgb
+    from fartrack_ros.evaluation.peers import NanoTrackTracker, OpenCvPeerTracker, resolve_nanotrack_files
+    from fartrack_ros.training.pseudo_labels import PseudoLabelConfig, pseudo_label_video, write_track
 
     cfg = PseudoLabelConfig(clip_length=args.clip_length, starts_per_clip=args.starts_per_clip,
                             clip_stride=args.clip_stride, min_pair_iou=args.min_pair_iou,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import cv2
 
-from .common import add_tracker_arguments, non_negative_int, positive_int, tracker_config_from_args
+from fartrack_ros.cli.common import add_tracker_arguments, non_negative_int, positive_int, tracker_config_from_args
 
 HELP = "track one object through a video, frame folder, camera, stream URL or ROS 2 bag"
 
@@ -126,7 +126,7 @@ class Outputs:
     """The results file and the overlay writer, opened before the model loads."""
 
     def __init__(self, args, fmt: str, fps: float, size_wh: tuple[int, int]):
-        from ..data.video import open_overlay_writer
+        from fartrack_ros.data.video import open_overlay_writer
 
         self.fmt, self.created, self.rows = fmt, [], 0
         self.results = self.writer = None
@@ -166,10 +166,10 @@ class Outputs:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from ..core.boxes import validate_box_xywh
-    from ..core.types import TRACKING, TrackResult
-    from ..data.video import check_overlay_path, open_bag, open_frames, parse_box_xywh
-    from ..runtime.visualize import draw_track_overlay
+    from fartrack_ros.core.boxes import validate_box_xywh
+    from fartrack_ros.core.types import TRACKING, TrackResult
+    from fartrack_ros.data.video import check_overlay_path, open_bag, open_frames, parse_box_xywh
+    from fartrack_ros.runtime.visualize import draw_track_overlay
 
     if args.topic and not args.bag:
         raise ValueError("--topic goes with --bag")
@@ -213,7 +213,7 @@ def run(args) -> int:
 
 
 def build_tracker_for(args):
-    from ..runtime.tracker import build_tracker
+    from fartrack_ros.runtime.tracker import build_tracker
     return build_tracker(tracker_config_from_args(args))
 
 

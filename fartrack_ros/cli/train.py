@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import positive_int
+from fartrack_ros.cli.common import positive_int
 
 HELP = "train FARTrack with a stage recipe (frame | distill | sparse)"
 
@@ -46,8 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training.config import load_train_config
-    from ..training.trainer import train
+    from fartrack_ros.training.config import load_train_config
+    from fartrack_ros.training.trainer import train
 
     overrides = list(args.overrides)
     if args.output_dir:

@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training.score_head import train_score_head
+    from fartrack_ros.training.score_head import train_score_head
 
     weights = Path(args.weights)
     if not weights.is_file():

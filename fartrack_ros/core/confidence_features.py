@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-from .tokenizer import NUM_COORD_BINS, softmax_coord_bins
+from fartrack_ros.core.tokenizer import NUM_COORD_BINS, softmax_coord_bins
 
 _COORDS = ("x0", "y0", "x1", "y1")
 _PER_COORD = ("log_peak_mass", "entropy", "second_mode", "argmax_vs_mean", "spread")

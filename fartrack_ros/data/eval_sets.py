@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .annotations import read_boxes_txt, read_flags, read_name_list, require_dir
+from fartrack_ros.data.annotations import read_boxes_txt, read_flags, read_name_list, require_dir
 
 FORMATS = ("got10k", "lasot", "otb")
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")

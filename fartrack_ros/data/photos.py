@@ -28,7 +28,7 @@ from typing import Iterable, Optional
 import cv2
 import numpy as np
 
-from .images import read_image_rgb
+from fartrack_ros.data.images import read_image_rgb
 
 # Photographs inside scikit-image's wheel (skimage/data). Synthetic pictures (chessboards, colour
 # wheel, logo, phantom, horse silhouette) are left out; so is everything that needs a download.

@@ -42,8 +42,8 @@ from typing import Optional, Sequence as Seq
 import cv2
 import numpy as np
 
-from .photos import SourceImage, load_cutout, source_rgb
-from .render import Scene, Sprite, render_scene
+from fartrack_ros.data.photos import SourceImage, load_cutout, source_rgb
+from fartrack_ros.data.render import Scene, Sprite, render_scene
 
 SPLITS = {"train": 0, "test": 1}
 

@@ -31,8 +31,9 @@ from typing import Callable, Iterator, Optional, Sequence as Seq
 
 import numpy as np
 
-from .annotations import positive_size, read_flags, read_name_list, read_numbers, require_dir
-from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageFiles, NumberedFrames, VideoFrames, video_frame_count
+from fartrack_ros.data.annotations import positive_size, read_flags, read_name_list, read_numbers, require_dir
+from fartrack_ros.data.images import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageFiles, NumberedFrames,
+                                      VideoFrames, video_frame_count)
 
 
 # --------------------------------------------------------------------------- sequences

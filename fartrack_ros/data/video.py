@@ -20,7 +20,7 @@ from typing import Iterator, Optional
 import cv2
 import numpy as np
 
-from .images import read_image_bgr
+from fartrack_ros.data.images import read_image_bgr
 
 FOLDER_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 

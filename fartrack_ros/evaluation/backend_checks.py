@@ -17,9 +17,9 @@ def save_random_weights(path, seed: int = 0):
     checks, where the weights' values do not matter."""
     import torch
 
-    from ..config import ModelConfig
-    from ..model.checkpoint import save_weights
-    from ..model.fartrack import FARTrack
+    from fartrack_ros.config import ModelConfig
+    from fartrack_ros.model.checkpoint import save_weights
+    from fartrack_ros.model.fartrack import FARTrack
 
     torch.manual_seed(seed)
     return save_weights(path, FARTrack(ModelConfig(stage="sparse", depth=15)))
@@ -66,7 +66,7 @@ class ShadowBackend:
 
 def _decoded_pairs(pairs) -> tuple[np.ndarray, np.ndarray]:
     """The two backends' decoded crop-normalised xyxy coordinates, (frames, 4) each."""
-    from ..core.tokenizer import decode_sparse
+    from fartrack_ros.core.tokenizer import decode_sparse
 
     return tuple(np.stack([decode_sparse(p[side]) for p in pairs]).astype(np.float64)
                  for side in (0, 1))
@@ -83,7 +83,7 @@ def open_loop_box_ious(pairs) -> np.ndarray:
 
     Both boxes come from the same search crop, and one crop maps to the image by one scale and
     shift, so this is also their IoU in the image (before the tracker clips boxes to it)."""
-    from ..core.boxes import iou_xywh, xyxy_to_xywh
+    from fartrack_ros.core.boxes import iou_xywh, xyxy_to_xywh
 
     a, b = (xyxy_to_xywh(xyxy) for xyxy in _decoded_pairs(pairs))
     for xywh in (a, b):

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import torch
 
-from ..config import TrackerConfig, depth_for_variant
-from ..data.synthetic import synthetic_sequence
-from ..runtime.tracker import build_tracker
-from .backend_checks import save_random_weights
-from .cost import forward_gflop, matmul_gflops
+from fartrack_ros.config import TrackerConfig, depth_for_variant
+from fartrack_ros.data.synthetic import synthetic_sequence
+from fartrack_ros.runtime.tracker import build_tracker
+from fartrack_ros.evaluation.backend_checks import save_random_weights
+from fartrack_ros.evaluation.cost import forward_gflop, matmul_gflops
 
 
 def time_frames(tracker, frames, start: int, count: int, clock=time.perf_counter) -> float:

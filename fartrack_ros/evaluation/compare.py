@@ -23,10 +23,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ..data.annotations import read_boxes_txt
-from ..data.eval_sets import read_eval_sequences
-from .report import read_report_tracker
-from .results import read_result_runs
+from fartrack_ros.data.annotations import read_boxes_txt
+from fartrack_ros.data.eval_sets import read_eval_sequences
+from fartrack_ros.evaluation.report import read_report_tracker
+from fartrack_ros.evaluation.results import read_result_runs
 
 
 def sequence_aos(report_tracker: str) -> dict[str, float]:

@@ -12,10 +12,10 @@ from typing import Callable, Iterable, Optional
 
 import numpy as np
 
-from ..core.boxes import iou_xywh
-from ..core.types import LOST, REACQUIRED, TRACKING
-from ..data.eval_sets import EvalSequence
-from ..data.images import read_image_rgb
+from fartrack_ros.core.boxes import iou_xywh
+from fartrack_ros.core.types import LOST, REACQUIRED, TRACKING
+from fartrack_ros.data.eval_sets import EvalSequence
+from fartrack_ros.data.images import read_image_rgb
 
 GROUPS = ("visible_correct", "visible_wrong", "absent")
 
@@ -111,7 +111,7 @@ def _lost_episodes(rec: dict) -> list[tuple[int, Optional[int]]]:
 
 def confidence_metrics(records: list[dict], score_key: str = "score") -> dict:
     """The issue-17 figures over sequences recorded by ``track_records``."""
-    from ..training.score_head import roc_auc
+    from fartrack_ros.training.score_head import roc_auc
     cat = {k: np.concatenate([r[k] for r in records]) for k in ("score", "heuristic", "state",
                                                                    "iou", "visible")}
     pos = cat["visible"] & (cat["iou"] >= ON_IOU)

@@ -9,7 +9,7 @@ import time
 
 import torch
 
-from ..config import ModelConfig
+from fartrack_ros.config import ModelConfig
 
 
 def forward_gflop(depth: int, tokens: int = 445, cfg: ModelConfig = ModelConfig(),

@@ -29,15 +29,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import TrackerConfig
-from ..data.eval_sets import read_eval_sequences
-from ..data.images import read_image_rgb
-from ..data.synthetic import synthetic_sequence
-from ..runtime.backends import create_backend
-from ..runtime.tracker import FARTrackTracker, build_tracker
-from .backend_checks import (ShadowBackend, open_loop_box_ious, open_loop_coordinate_errors_px,
-                             save_random_weights, track_sequence)
-from .metrics import iou_continuous_xywh
+from fartrack_ros.config import TrackerConfig
+from fartrack_ros.data.eval_sets import read_eval_sequences
+from fartrack_ros.data.images import read_image_rgb
+from fartrack_ros.data.synthetic import synthetic_sequence
+from fartrack_ros.runtime.backends import create_backend
+from fartrack_ros.runtime.tracker import FARTrackTracker, build_tracker
+from fartrack_ros.evaluation.backend_checks import (ShadowBackend, open_loop_box_ious,
+                                                    open_loop_coordinate_errors_px,
+                                                    save_random_weights, track_sequence)
+from fartrack_ros.evaluation.metrics import iou_continuous_xywh
 
 
 @dataclass

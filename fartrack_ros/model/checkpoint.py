@@ -20,9 +20,9 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from ..config import ModelConfig, config_from_dict, config_to_dict
-from ..core.files import replaced_atomically
-from .fartrack import FARTrack
+from fartrack_ros.config import ModelConfig, config_from_dict, config_to_dict
+from fartrack_ros.core.files import replaced_atomically
+from fartrack_ros.model.fartrack import FARTrack
 
 FORMAT_NAME = "fartrack_ros"
 FORMAT_VERSION = "1"

@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ModelConfig
-from ..core.tokenizer import COMMAND_IDS, PADDING_ID
+from fartrack_ros.config import ModelConfig
+from fartrack_ros.core.tokenizer import COMMAND_IDS, PADDING_ID
 
 SEARCH_CENTRE_TOKEN = 105   # row 7, col 7 of the 14x14 search grid: the sparsification query
 COMMAND_TOKENS = len(COMMAND_IDS)   # x0, y0, x1, y1: the last tokens, the only ones the head reads

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.confidence_features import FEATURE_NAMES, NUM_FEATURES
+from fartrack_ros.core.confidence_features import FEATURE_NAMES, NUM_FEATURES
 
 SCORE_HEAD_PREFIX = "score_head."
 SCORE_HEAD_VERSION = 1
@@ -65,7 +65,7 @@ def score_head_tensors(head: ScoreHead) -> dict[str, torch.Tensor]:
 
 
 def _head_from_tensors(tensors: dict[str, torch.Tensor], source: str) -> ScoreHead:
-    from .checkpoint import CheckpointError
+    from fartrack_ros.model.checkpoint import CheckpointError
     state = {k[len(SCORE_HEAD_PREFIX):]: v for k, v in tensors.items()}
     if "fc1.weight" not in state:
         raise CheckpointError(f"{source}: score head tensors without fc1.weight: {sorted(state)}")
@@ -115,8 +115,8 @@ def write_weights_with_head(weights: str | Path, out: str | Path, head: ScoreHea
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    from ..core.files import replaced_atomically
-    from .checkpoint import convert_official
+    from fartrack_ros.core.files import replaced_atomically
+    from fartrack_ros.model.checkpoint import convert_official
 
     weights, out = Path(weights), Path(out)
     if out.suffix != ".safetensors":

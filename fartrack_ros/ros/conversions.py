@@ -13,8 +13,8 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
-from ..core.boxes import cxcywh_to_xywh, xywh_to_cxcywh
-from ..core.types import ON_TARGET_STATES, TrackResult
+from fartrack_ros.core.boxes import cxcywh_to_xywh, xywh_to_cxcywh
+from fartrack_ros.core.types import ON_TARGET_STATES, TrackResult
 
 # encoding -> (channels, cv2 conversion to RGB or None when already RGB)
 IMAGE_ENCODINGS = {

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Mapping, MutableMapping, Optional
 
-from .package_files import find_config_file
+from fartrack_ros.ros.package_files import find_config_file
 
 PROFILE_FILE_NAME = "fastdds_profile.xml"
 PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")

@@ -51,7 +51,7 @@ def main(argv: Optional[list] = None) -> int:
 
     from fartrack_ros.msg import TrackStatus
 
-    from .conversions import stamp_to_ns
+    from fartrack_ros.ros.conversions import stamp_to_ns
 
     class FollowNode(Node):
         def __init__(self) -> None:

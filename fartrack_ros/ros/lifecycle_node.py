@@ -26,8 +26,8 @@ from typing import Optional
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
-from .node import NODE_NAME, TrackerAdapter, run_node
-from .parameters import LIFECYCLE_PARAMETERS
+from fartrack_ros.ros.node import NODE_NAME, TrackerAdapter, run_node
+from fartrack_ros.ros.parameters import LIFECYCLE_PARAMETERS
 
 ACTIVE = "active"
 

@@ -58,18 +58,19 @@ from vision_msgs.msg import Detection2D, Detection2DArray
 from fartrack_ros.msg import TrackStatus
 from fartrack_ros.srv import SetTarget
 
-from ..core.types import LOST, ON_TARGET_STATES, REACQUIRED, TRACKING, TrackResult
-from ..runtime.visualize import draw_track_overlay
-from .conversions import (box_xywh_from_detection, compressed_msg_problem, compressed_msg_to_rgb,
-                          detection_array_from_result, image_msg_from_array, image_msg_problem,
-                          image_msg_to_rgb, ns_to_stamp, scale_box_xywh, stamp_to_ns)
-from .bearing import CameraModel, azimuth_elevation
-from .dds import transport_warnings, use_shipped_profile
-from .diagnostics import STALE_INPUT_S, diagnostic_array
-from .diagnostics import summary as diagnostics_summary
-from .frames import FrameExchange, ReceivedFrame
-from .parameters import NODE_PARAMETERS, check_parameter, tracker_config_from_parameters
-from .stats import LatencyWindow, RateMeter
+from fartrack_ros.core.types import LOST, ON_TARGET_STATES, REACQUIRED, TRACKING, TrackResult
+from fartrack_ros.runtime.visualize import draw_track_overlay
+from fartrack_ros.ros.conversions import (box_xywh_from_detection, compressed_msg_problem,
+                                          compressed_msg_to_rgb, detection_array_from_result,
+                                          image_msg_from_array, image_msg_problem, image_msg_to_rgb,
+                                          ns_to_stamp, scale_box_xywh, stamp_to_ns)
+from fartrack_ros.ros.bearing import CameraModel, azimuth_elevation
+from fartrack_ros.ros.dds import transport_warnings, use_shipped_profile
+from fartrack_ros.ros.diagnostics import STALE_INPUT_S, diagnostic_array
+from fartrack_ros.ros.diagnostics import summary as diagnostics_summary
+from fartrack_ros.ros.frames import FrameExchange, ReceivedFrame
+from fartrack_ros.ros.parameters import NODE_PARAMETERS, check_parameter, tracker_config_from_parameters
+from fartrack_ros.ros.stats import LatencyWindow, RateMeter
 
 NODE_NAME = "fartrack_node"
 # Requests the service readers hold before the node takes them. The executor takes requests
@@ -391,7 +392,7 @@ class TrackerAdapter:
                 f"{values['weights'] or '(shipped default)'}")
 
     def _build_tracker(self, values):
-        from ..runtime.tracker import build_tracker
+        from fartrack_ros.runtime.tracker import build_tracker
         return build_tracker(tracker_config_from_parameters(values))
 
     # ------------------------------------------------------------------ callbacks (executor)

@@ -16,7 +16,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Union
 
-from ..config import TrackerConfig
+from fartrack_ros.config import TrackerConfig
 
 ParameterValue = Union[bool, int, float, str]
 
@@ -114,7 +114,7 @@ def check_parameter(name: str, value: Any,
         return (f"parameter {name!r}: {value} is outside "
                 f"[{spec.float_range[0]}, {spec.float_range[1]}]")
     if name == "backend" and value != "auto":
-        from ..runtime.backends import known_backends
+        from fartrack_ros.runtime.backends import known_backends
         if value not in known_backends():
             return f"parameter 'backend': {value!r} is not 'auto' or one of {known_backends()}"
     if name == "image_topic" and not value.strip():

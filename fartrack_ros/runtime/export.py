@@ -35,10 +35,10 @@ from typing import Optional
 
 import torch
 
-from ..config import ModelConfig, config_from_dict, config_to_dict
-from ..core.files import replaced_atomically
-from ..model.fartrack import FARTrack
-from .backends.token_forward import TemplateEmbed, TokenForward
+from fartrack_ros.config import ModelConfig, config_from_dict, config_to_dict
+from fartrack_ros.core.files import replaced_atomically
+from fartrack_ros.model.fartrack import FARTrack
+from fartrack_ros.runtime.backends.token_forward import TemplateEmbed, TokenForward
 
 EXPORT_VERSION = "5"          # bump when the graph's inputs, outputs or maths change
 OPSET = 17

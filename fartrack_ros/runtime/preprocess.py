@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..data.images import IMAGENET_MEAN, IMAGENET_STD
+from fartrack_ros.data.images import IMAGENET_MEAN, IMAGENET_STD
 
 
 class Normalizer:

@@ -29,16 +29,15 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from ..config import ModelConfig, TrackerConfig
-from ..core.boxes import clip_box_xywh, validate_box_xywh
-from ..core.crops import box_cxcywh_from_crop, sample_target
-from ..core.tokenizer import coordinate_confidence
-from ..core.template_history import (nearest_kept_indices, template_slot_indices,  # noqa: F401
-                                     templates_to_forget)
-from ..core.types import LOST, REACQUIRED, TRACKING, TrackResult
-from ..core.confidence_features import Appearance, confidence_features
-from ..model.score_head import ScoreHead, load_score_head
-from .backends import InferenceBackend, create_backend
+from fartrack_ros.config import ModelConfig, TrackerConfig
+from fartrack_ros.core.boxes import clip_box_xywh, validate_box_xywh
+from fartrack_ros.core.crops import box_cxcywh_from_crop, sample_target
+from fartrack_ros.core.tokenizer import coordinate_confidence
+from fartrack_ros.core.template_history import nearest_kept_indices, template_slot_indices, templates_to_forget
+from fartrack_ros.core.types import LOST, REACQUIRED, TRACKING, TrackResult
+from fartrack_ros.core.confidence_features import Appearance, confidence_features
+from fartrack_ros.model.score_head import ScoreHead, load_score_head
+from fartrack_ros.runtime.backends import InferenceBackend, create_backend
 
 def check_image(image: Any) -> np.ndarray:
     if not isinstance(image, np.ndarray):
@@ -273,13 +272,13 @@ def reacquisition_crops(anchor_xywh, height: int, width: int, search_factor: flo
 
 
 def resolve_weights(weights: Optional[str]):
-    from ..weights import default_weights_path
+    from fartrack_ros.weights import default_weights_path
     return default_weights_path() if weights is None else weights
 
 
 def build_tracker(config: TrackerConfig = TrackerConfig(), **backend_options) -> FARTrackTracker:
     """Load weights, cut the model to the variant's depth, pick the backend and wrap it."""
-    from ..model.checkpoint import build_model
+    from fartrack_ros.model.checkpoint import build_model
 
     if config.device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but CUDA is not available "

@@ -6,7 +6,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from ..core.types import ON_TARGET_STATES, TrackResult
+from fartrack_ros.core.types import ON_TARGET_STATES, TrackResult
 
 GREEN = (0, 200, 0)
 RED = (0, 0, 230)

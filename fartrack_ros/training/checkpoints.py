@@ -11,9 +11,9 @@ from pathlib import Path
 
 import torch
 
-from ..core.files import replaced_atomically
-from ..model.checkpoint import save_weights
-from ..model.fartrack import FARTrack
+from fartrack_ros.core.files import replaced_atomically
+from fartrack_ros.model.checkpoint import save_weights
+from fartrack_ros.model.fartrack import FARTrack
 
 STATE_SUFFIX = ".train_state.pt"
 LAST_WEIGHTS = "last.safetensors"

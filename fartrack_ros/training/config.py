@@ -14,9 +14,9 @@ from typing import Optional, Sequence as Seq
 
 import yaml
 
-from ..config import STAGES, ModelConfig, config_from_dict, config_to_dict
-from ..data.training_sets import DatasetSpec
-from .processing import ProcessingConfig
+from fartrack_ros.config import STAGES, ModelConfig, config_from_dict, config_to_dict
+from fartrack_ros.data.training_sets import DatasetSpec
+from fartrack_ros.training.processing import ProcessingConfig
 
 DEVICES = ("auto", "cpu", "cuda")
 FRESH_SCHEMES = ("official", "structured")

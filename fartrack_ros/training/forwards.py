@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..model.fartrack import COMMAND_TOKENS, SEARCH_CENTRE_TOKEN, FARTrack
+from fartrack_ros.model.fartrack import COMMAND_TOKENS, SEARCH_CENTRE_TOKEN, FARTrack
 
 
 def forward_with_aux(model: FARTrack, templates: torch.Tensor, search: torch.Tensor,

@@ -26,9 +26,8 @@ from typing import Iterable, Sequence as Seq
 import cv2
 import numpy as np
 
-from ..data.photos import (background_images, cutout_images, folder_images, packaged_images,
-                           tree_images)
-from ..data.scenes import SPLITS, GeneratorConfig, SequenceAnnotation, generate_sequence
+from fartrack_ros.data.photos import background_images, cutout_images, folder_images, packaged_images, tree_images
+from fartrack_ros.data.scenes import SPLITS, GeneratorConfig, SequenceAnnotation, generate_sequence
 
 GENERATOR_VERSION = 1
 
@@ -113,7 +112,7 @@ def generate_dataset(out_dir: str | os.PathLike, num_sequences: int, seed: int =
 def contact_sheet(folder: str | os.PathLike, out_png: str | os.PathLike, sequences: int = 6,
                   frames_per_sequence: int = 6, tile_width: int = 200) -> Path:
     """A PNG grid of frames with their ground-truth boxes drawn (green; red = absent)."""
-    from ..data.training_sets import read_got10k
+    from fartrack_ros.data.training_sets import read_got10k
 
     ds = read_got10k(folder)
     rows = []

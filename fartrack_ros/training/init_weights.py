@@ -25,10 +25,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..model.checkpoint import (CheckpointError, check_state_dict, load_weights,
-                                official_to_stage)
-from ..core.tokenizer import BINS, COORD_MIN, NUM_COORD_BINS
-from ..model.fartrack import FARTrack
+from fartrack_ros.model.checkpoint import CheckpointError, check_state_dict, load_weights, official_to_stage
+from fartrack_ros.core.tokenizer import BINS, COORD_MIN, NUM_COORD_BINS
+from fartrack_ros.model.fartrack import FARTrack
 
 # prefixes that MAE / timm / DeiT / training wrappers put before the ViT's own names
 _WRAPPER_PREFIXES = ("module.", "model.", "encoder.", "backbone.")

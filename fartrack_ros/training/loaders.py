@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from ..data.images import IMAGENET_MEAN, IMAGENET_STD
-from .processing import ClipSample, ProcessingConfig, process_clip_pick, process_frame_pick
+from fartrack_ros.data.images import IMAGENET_MEAN, IMAGENET_STD
+from fartrack_ros.training.processing import ClipSample, ProcessingConfig, process_clip_pick, process_frame_pick
 
 MAX_REDRAWS = 100
 

@@ -15,7 +15,7 @@ from typing import Sequence as Seq
 import torch
 import torch.nn.functional as F
 
-from ..core.tokenizer import BINS, NUM_COORD_BINS, VOCAB_SIZE
+from fartrack_ros.core.tokenizer import BINS, NUM_COORD_BINS, VOCAB_SIZE
 
 SIOU_EPS = 1e-7
 SIOU_THETA = 4

@@ -27,10 +27,10 @@ from typing import Optional, Sequence as Seq
 import cv2
 import numpy as np
 
-from ..core.boxes import xywh_to_xyxy
-from ..core.crops import box_xywh_in_crop, sample_target
-from ..core.tokenizer import COORD_MAX, COORD_MIN, quantize_coords
-from .sampling import ClipPick, FramePick
+from fartrack_ros.core.boxes import xywh_to_xyxy
+from fartrack_ros.core.crops import box_xywh_in_crop, sample_target
+from fartrack_ros.core.tokenizer import COORD_MAX, COORD_MIN, quantize_coords
+from fartrack_ros.training.sampling import ClipPick, FramePick
 
 PATCH_STRIDE = 16
 

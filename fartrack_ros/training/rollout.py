@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..core.boxes import iou_xywh, xywh_to_xyxy
-from ..core.crops import box_cxcywh_from_crop, box_xywh_in_crop, sample_target
-from ..model.fartrack import COMMAND_TOKENS, FARTrack, prune_lowest
-from .forwards import forward_with_template_scores
-from .loaders import normalize_crops
-from .losses import argmax_xyxy
-from .processing import ClipSample
+from fartrack_ros.core.boxes import iou_xywh, xywh_to_xyxy
+from fartrack_ros.core.crops import box_cxcywh_from_crop, box_xywh_in_crop, sample_target
+from fartrack_ros.model.fartrack import COMMAND_TOKENS, FARTrack, prune_lowest
+from fartrack_ros.training.forwards import forward_with_template_scores
+from fartrack_ros.training.loaders import normalize_crops
+from fartrack_ros.training.losses import argmax_xyxy
+from fartrack_ros.training.processing import ClipSample
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Optional, Sequence as Seq
 
 import numpy as np
 
-from ..data.training_sets import Sequence, TrackingDataset
+from fartrack_ros.data.training_sets import Sequence, TrackingDataset
 
 
 def sample_visible_ids(rng: np.random.Generator, visible: np.ndarray, num_ids: int,

@@ -28,9 +28,9 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from ..core.boxes import iou_xywh
-from ..core.confidence_features import NUM_FEATURES
-from ..model.score_head import ScoreHead
+from fartrack_ros.core.boxes import iou_xywh
+from fartrack_ros.core.confidence_features import NUM_FEATURES
+from fartrack_ros.model.score_head import ScoreHead
 
 
 @dataclass
@@ -101,8 +101,8 @@ def collect_sequence(tracker, read_frame: Callable[[int], np.ndarray], boxes: np
 def generated_sequences(count: int, frames: int, seed: int, split: str = "train"):
     """Generated sequences built to need a confidence: more exits, distractors and occluders
     than the default generator. Yields (name, frames list, boxes, visible)."""
-    from ..data.photos import packaged_images
-    from ..data.scenes import GeneratorConfig, generate_sequence
+    from fartrack_ros.data.photos import packaged_images
+    from fartrack_ros.data.scenes import GeneratorConfig, generate_sequence
     cfg = GeneratorConfig(num_frames=frames, exit_probability=0.3, max_distractors=3,
                           max_occluders=3)
     images = packaged_images()
@@ -164,10 +164,10 @@ def train_score_head(weights: str | Path, out: str | Path, real_roots: Sequence[
     """Collect samples with ``weights`` (frozen), fit the head, write ``out`` (weights + head).
 
     Returns the training summary stored with the head."""
-    from ..config import TrackerConfig
-    from ..model.score_head import write_weights_with_head
-    from ..runtime.tracker import build_tracker
-    from ..data.training_sets import read_otb
+    from fartrack_ros.config import TrackerConfig
+    from fartrack_ros.model.score_head import write_weights_with_head
+    from fartrack_ros.runtime.tracker import build_tracker
+    from fartrack_ros.data.training_sets import read_otb
 
     started = time.perf_counter()
     tracker = build_tracker(TrackerConfig(weights=str(weights), variant=variant, threads=threads))

@@ -33,20 +33,20 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..data.training_sets import open_dataset
-from ..model.fartrack import FARTrack
-from .checkpoints import checkpoint_stem, find_resume_state, read_train_state, write_checkpoint
-from .config import TrainConfig, train_config_to_dict
-from .distributed import all_reduce_mean, setup_distributed
-from .forwards import StageForward
-from .init_weights import load_previous_stage, load_vit_pretrained, structured_init_
-from .loaders import (ClipTrainingSet, EpochSampler, FrameTrainingSet, collate_clips,
-                      normalize_crops, worker_init)
-from .losses import (center_loss, distill_losses, frame_losses, readout_attention_loss,
-                     sequence_losses)
-from .processing import ClipSample
-from .rollout import rollout_clips
-from .sampling import CausalFrameSampler, ClipSampler, DatasetMixture
+from fartrack_ros.data.training_sets import open_dataset
+from fartrack_ros.model.fartrack import FARTrack
+from fartrack_ros.training.checkpoints import checkpoint_stem, find_resume_state, read_train_state, write_checkpoint
+from fartrack_ros.training.config import TrainConfig, train_config_to_dict
+from fartrack_ros.training.distributed import all_reduce_mean, setup_distributed
+from fartrack_ros.training.forwards import StageForward
+from fartrack_ros.training.init_weights import load_previous_stage, load_vit_pretrained, structured_init_
+from fartrack_ros.training.loaders import (ClipTrainingSet, EpochSampler, FrameTrainingSet,
+                                           collate_clips, normalize_crops, worker_init)
+from fartrack_ros.training.losses import (center_loss, distill_losses, frame_losses,
+                                          readout_attention_loss, sequence_losses)
+from fartrack_ros.training.processing import ClipSample
+from fartrack_ros.training.rollout import rollout_clips
+from fartrack_ros.training.sampling import CausalFrameSampler, ClipSampler, DatasetMixture
 
 # name fragments of the backbone parameters that keep the full LR (the official third group)
 FULL_LR_FRAGMENTS = ("output_bias", "embeddings", "extension")

@@ -9,7 +9,6 @@ import json
 import math
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from sensor_msgs.msg import CompressedImage, Image

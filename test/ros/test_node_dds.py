@@ -242,7 +242,7 @@ def test_all_supported_encodings_are_tracked(running, scene):
 
 def test_frame_size_change_mid_stream_drops_the_target(running, scene):
     node, client = running
-    pub = start_tracking(client, scene)
+    _camera = start_tracking(client, scene)     # held: the publisher lives as long as the test
     before = client.now_ns()
     small = SyntheticScene((160, 120), seed=1).frame_bgr(0)
     stamp_ns = client.now_ns()

@@ -16,10 +16,10 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from ...data.synthetic import SyntheticScene
-from .camera import parse_size
-from ..package_files import find_config_file
-from .session import NodeSession, node_figures, stream_figures
+from fartrack_ros.data.synthetic import SyntheticScene
+from fartrack_ros.ros.tools.camera import parse_size
+from fartrack_ros.ros.package_files import find_config_file
+from fartrack_ros.ros.tools.session import NodeSession, node_figures, stream_figures
 
 
 RSS_CHECKPOINT_FRAMES = 1000

@@ -21,8 +21,8 @@ from typing import Iterator, Optional
 import cv2
 import numpy as np
 
-from ...data.synthetic import SyntheticScene
-from ...data.video import open_frames
+from fartrack_ros.data.synthetic import SyntheticScene
+from fartrack_ros.data.video import open_frames
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -76,7 +76,7 @@ def main(argv: Optional[list] = None) -> int:
     from sensor_msgs.msg import Image
     from std_msgs.msg import Header
 
-    from ..conversions import image_msg_from_array
+    from fartrack_ros.ros.conversions import image_msg_from_array
 
     frames, rate = frames_from(args)
     rclpy.init(args=[sys.argv[0], *ros_args])

@@ -26,7 +26,7 @@ from vision_msgs.msg import Detection2DArray
 from fartrack_ros.msg import TrackStatus
 from fartrack_ros.srv import SetTarget
 
-from ..conversions import ns_to_stamp, stamp_to_ns
+from fartrack_ros.ros.conversions import ns_to_stamp, stamp_to_ns
 
 
 @dataclass

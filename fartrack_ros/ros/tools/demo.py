@@ -20,12 +20,12 @@ import cv2
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
-from ...core.types import TRACKING, TrackResult
-from ...data.video import open_frames
-from ...runtime.visualize import draw_track_overlay
-from ..conversions import box_xywh_from_detection, image_msg_to_rgb, stamp_to_ns
-from ..package_files import find_config_file, repository_root
-from .session import NodeSession, node_figures, stream_figures
+from fartrack_ros.core.types import TRACKING, TrackResult
+from fartrack_ros.data.video import open_frames
+from fartrack_ros.runtime.visualize import draw_track_overlay
+from fartrack_ros.ros.conversions import box_xywh_from_detection, image_msg_to_rgb, stamp_to_ns
+from fartrack_ros.ros.package_files import find_config_file, repository_root
+from fartrack_ros.ros.tools.session import NodeSession, node_figures, stream_figures
 
 VTEST_NAME = "vtest.avi"
 # The pedestrian walking right to left on the right-hand side of vtest.avi's first frame

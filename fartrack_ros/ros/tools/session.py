@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from ..stats import percentiles_ms
-from .client import TrackerClient
+from fartrack_ros.ros.stats import percentiles_ms
+from fartrack_ros.ros.tools.client import TrackerClient
 
 
 def prepare_ros_environment(log_dir: Path) -> int:
@@ -23,7 +23,7 @@ def prepare_ros_environment(log_dir: Path) -> int:
     profile unless one is set (shared memory for the frames under every discovery range), and
     LARGE_DATA for a user's own profile that leaves the builtin transports on; returns the
     domain id (the environment's, else a random one so that other runs stay apart)."""
-    from ..dds import use_shipped_profile
+    from fartrack_ros.ros.dds import use_shipped_profile
 
     log_dir.mkdir(parents=True, exist_ok=True)
     use_shipped_profile()

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from ...model.fartrack import FARTrack
+from fartrack_ros.model.fartrack import FARTrack
 
 
 @dataclass
@@ -53,7 +53,7 @@ class InferenceBackend:
 
         NumPy float32 here; the ``reference`` backend runs the official PyTorch operations.
         """
-        from .decode import decode_box_numpy
+        from fartrack_ros.runtime.backends.decode import decode_box_numpy
         return decode_box_numpy(logits, resize_factor, self.cfg.search_size, self.sparse)
 
 

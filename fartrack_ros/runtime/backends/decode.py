@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import torch
 
-from ...core.tokenizer import BINS, COORD_RANGE, NUM_COORD_BINS, decode_argmax, decode_sparse
+from fartrack_ros.core.tokenizer import BINS, COORD_RANGE, NUM_COORD_BINS, decode_argmax, decode_sparse
 
 
 def decode_box_numpy(logits: np.ndarray, resize_factor: float, search_size: int,

@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 import torch
 
-from ...data.images import IMAGENET_MEAN, IMAGENET_STD
-from ..preprocess import Normalizer
+from fartrack_ros.data.images import IMAGENET_MEAN, IMAGENET_STD
+from fartrack_ros.runtime.preprocess import Normalizer
 
 
 class TemplateEmbedding:

@@ -20,12 +20,12 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from ...config import ModelConfig
-from ...model.fartrack import COMMAND_TOKENS, FARTrack, prune_lowest
-from ..export import TEMPLATE_GRAPH, cached_graph_paths, graph_token_counts
-from . import BackendOutput, InferenceBackend, register_backend
-from .inputs import (NumpyCropNormalizer, TemplateEmbedding, assemble_template_tokens,
-                     template_token_count)
+from fartrack_ros.config import ModelConfig
+from fartrack_ros.model.fartrack import COMMAND_TOKENS, FARTrack, prune_lowest
+from fartrack_ros.runtime.export import TEMPLATE_GRAPH, cached_graph_paths, graph_token_counts
+from fartrack_ros.runtime.backends import BackendOutput, InferenceBackend, register_backend
+from fartrack_ros.runtime.backends.inputs import (NumpyCropNormalizer, TemplateEmbedding,
+                                                  assemble_template_tokens, template_token_count)
 
 
 def session_options(threads: Optional[int], spinning: bool = True) -> ort.SessionOptions:

@@ -24,7 +24,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ...model.fartrack import SEARCH_CENTRE_TOKEN, Block, FARTrack
+from fartrack_ros.model.fartrack import SEARCH_CENTRE_TOKEN, Block, FARTrack
 
 
 def _reduced_precision_copy(model: FARTrack, dtype: torch.dtype,

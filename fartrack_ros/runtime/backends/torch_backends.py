@@ -24,13 +24,14 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from ...model.fartrack import SEARCH_CENTRE_TOKEN, FARTrack, prune_lowest
-from ..preprocess import Normalizer
-from . import BackendOutput, InferenceBackend, register_backend
-from .decode import decode_box_official
-from .inputs import (TemplateEmbedding, TemplateTokenBuffers, TorchCropNormalizer,
-                     assemble_template_tokens, template_token_count)
-from .token_forward import TemplateEmbed, TokenForward
+from fartrack_ros.model.fartrack import SEARCH_CENTRE_TOKEN, FARTrack, prune_lowest
+from fartrack_ros.runtime.preprocess import Normalizer
+from fartrack_ros.runtime.backends import BackendOutput, InferenceBackend, register_backend
+from fartrack_ros.runtime.backends.decode import decode_box_official
+from fartrack_ros.runtime.backends.inputs import (TemplateEmbedding, TemplateTokenBuffers,
+                                                  TorchCropNormalizer, assemble_template_tokens,
+                                                  template_token_count)
+from fartrack_ros.runtime.backends.token_forward import TemplateEmbed, TokenForward
 
 
 @register_backend("reference")
