@@ -16,7 +16,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import yaml
 
@@ -232,15 +232,19 @@ def config_to_dict(config: Any) -> dict:
     return dataclasses.asdict(config)
 
 
-def load_yaml(path: str | Path, cls: type) -> Any:
+def load_yaml(path: str | Path, cls: type, prepare: Optional[Callable[[dict], dict]] = None) -> Any:
+    """A YAML mapping typed and checked as ``cls``; errors name the file. ``prepare`` edits the
+    raw mapping first (training: YAML 1.1 floats such as ``1e-4``, ``--set`` overrides)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
     with path.open() as f:
         data = yaml.safe_load(f) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
     try:
-        return config_from_dict(cls, data)
-    except ValueError as exc:
+        return config_from_dict(cls, prepare(data) if prepare else data)
+    except (ValueError, TypeError) as exc:
         raise ValueError(f"{path}: {exc}") from None
 
 

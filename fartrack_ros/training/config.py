@@ -14,7 +14,7 @@ from typing import Optional, Sequence as Seq
 
 import yaml
 
-from fartrack_ros.config import STAGES, ModelConfig, config_from_dict, config_to_dict
+from fartrack_ros.config import STAGES, ModelConfig, config_to_dict, load_yaml
 from fartrack_ros.data.training_sets import DatasetSpec
 from fartrack_ros.training.processing import ProcessingConfig
 
@@ -190,18 +190,8 @@ def apply_overrides(data: dict, overrides: Seq[str]) -> dict:
 
 
 def load_train_config(path: str | Path, overrides: Seq[str] = ()) -> TrainConfig:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"training config not found: {path}")
-    with path.open() as f:
-        data = yaml.safe_load(f) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level")
-    data = apply_overrides(fix_yaml_floats(data), overrides)
-    try:
-        return config_from_dict(TrainConfig, data)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{path}: {exc}") from None
+    """A recipe file with ``--set KEY=VALUE`` overrides applied, typed and checked."""
+    return load_yaml(path, TrainConfig, lambda data: apply_overrides(fix_yaml_floats(data), overrides))
 
 
 def train_config_to_dict(cfg: TrainConfig) -> dict:
