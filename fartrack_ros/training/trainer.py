@@ -12,14 +12,13 @@ One code path runs on one CPU and under ``torchrun`` (``distributed.py``). Item 
 ``e`` is drawn from its own seed, so a run resumed from a checkpoint continues exactly where it
 stopped, mid-epoch included.
 
-This module holds the loop and the per-stage steps; the forwards only training calls are in
-``forwards.py``, the sparse stage's rollout in ``rollout.py``, the checkpoint and resume files
-(``checkpoints.py``) beside ``train_log.jsonl`` (one line per ``log_every`` steps) and
-``recipe.yaml`` in the output directory.
+This module holds the loop; what differs between the stages (samples, depth, the step) is in
+``stages.py``, the forwards only training calls in ``forwards.py``, the sparse stage's rollout
+in ``rollout.py``, the checkpoint and resume files in ``checkpoints.py``. The output directory
+gets them beside ``train_log.jsonl`` (one line per ``log_every`` steps) and ``recipe.yaml``.
 """
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import math
@@ -27,7 +26,6 @@ import time
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import torch
 import yaml
 from torch import nn
@@ -40,13 +38,9 @@ from fartrack_ros.training.config import TrainConfig, train_config_to_dict
 from fartrack_ros.training.distributed import all_reduce_mean, setup_distributed
 from fartrack_ros.training.forwards import StageForward
 from fartrack_ros.training.init_weights import load_previous_stage, load_vit_pretrained, structured_init_
-from fartrack_ros.training.loaders import (ClipTrainingSet, EpochSampler, FrameTrainingSet,
-                                           collate_clips, normalize_crops, worker_init)
-from fartrack_ros.training.losses import (center_loss, distill_losses, frame_losses,
-                                          readout_attention_loss, sequence_losses)
-from fartrack_ros.training.processing import ClipSample
-from fartrack_ros.training.rollout import rollout_clips
-from fartrack_ros.training.sampling import CausalFrameSampler, ClipSampler, DatasetMixture
+from fartrack_ros.training.loaders import EpochSampler, worker_init
+from fartrack_ros.training.sampling import DatasetMixture
+from fartrack_ros.training.stages import STAGES, frame_inputs
 
 # name fragments of the backbone parameters that keep the full LR (the official third group)
 FULL_LR_FRAGMENTS = ("output_bias", "embeddings", "extension")
@@ -105,7 +99,8 @@ class Trainer:
         torch.manual_seed(cfg.run.seed)                  # same initial weights on every rank
         self.model = FARTrack(cfg.model)
         self.init_info = self._initialise_weights()
-        max_depth = max(cfg.loss.exit_depths) if cfg.stage == "distill" else cfg.model.depth
+        stage_class = STAGES[cfg.stage]
+        max_depth = stage_class.deepest_block(cfg)
         unused = set(unused_parameter_names(self.model, max_depth))
         for name, p in self.model.named_parameters():
             if name in unused:
@@ -116,6 +111,7 @@ class Trainer:
                                           readout_attention=cfg.loss.readout_weight > 0)
         self.stage_forward.to(self.ctx.device)
         self.net: nn.Module = self.stage_forward
+        self.stage = stage_class(self)
         if self.ctx.distributed:
             ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
             self.net = nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
@@ -148,15 +144,8 @@ class Trainer:
         return {"fresh": True}
 
     def _build_dataset(self):
-        data = self.cfg.data
-        datasets = [open_dataset(spec) for spec in data.datasets]
-        mixture = DatasetMixture(datasets, [spec.weight for spec in data.datasets])
-        seed = self.cfg.run.seed
-        if self.cfg.stage == "sparse":
-            sampler = ClipSampler(mixture, self.cfg.model.num_templates, data.clip_length, data.max_gap)
-            return ClipTrainingSet(sampler, data.processing, data.samples_per_epoch, seed)
-        sampler = CausalFrameSampler(mixture, self.cfg.model.num_templates, 1, data.max_gap)
-        return FrameTrainingSet(sampler, data.processing, data.samples_per_epoch, seed)
+        datasets = [open_dataset(spec) for spec in self.cfg.data.datasets]
+        return self.stage.dataset(DatasetMixture(datasets, [spec.weight for spec in self.cfg.data.datasets]))
 
     def _loader(self, epoch: int, start_batch: int) -> DataLoader:
         self.dataset.set_epoch(epoch)
@@ -169,69 +158,12 @@ class Trainer:
         generator = torch.Generator().manual_seed(self.cfg.run.seed * 100003 + epoch)
         return DataLoader(self.dataset, batch_size=o.batch_size, sampler=sampler, generator=generator,
                           num_workers=workers, worker_init_fn=worker_init if workers else None,
-                          collate_fn=collate_clips if self.cfg.stage == "sparse" else None,
+                          collate_fn=self.stage.collate,
                           pin_memory=ctx.device.type == "cuda", drop_last=False)
 
     # ---------------------------------------------------------------- steps
     def _frame_inputs(self, batch: dict):
-        dev = self.ctx.device
-        templates = normalize_crops(batch["templates"].to(dev, non_blocking=True),
-                                    batch["template_brightness"].to(dev))
-        search = normalize_crops(batch["search"].to(dev, non_blocking=True),
-                                 batch["search_brightness"].to(dev))
-        return templates, search, batch["target_tokens"].to(dev)
-
-    def _step_frame(self, batch: dict) -> tuple[dict, int]:
-        templates, search, tokens = self._frame_inputs(batch)
-        loss_cfg = self.cfg.loss
-        if self.cfg.stage == "distill":
-            exits = self.net(templates, search, exit_depths=tuple(loss_cfg.exit_depths))
-            terms = distill_losses(exits, tokens, loss_cfg.ce_weight, loss_cfg.siou_weight, loss_cfg.kl_weight)
-        elif self.stage_forward.auxiliary:
-            logits, center_logits, command_attention = self.net(templates, search)
-            terms = frame_losses(logits, tokens, loss_cfg.ce_weight, loss_cfg.siou_weight)
-            box = batch["search_box_xyxy"].to(self.ctx.device)
-            if center_logits is not None:
-                center = center_loss(center_logits, box)
-                terms["loss"] = terms["loss"] + loss_cfg.center_weight * center
-                terms["center"] = center.detach()
-            if loss_cfg.readout_weight > 0:
-                readout = readout_attention_loss(command_attention, box)
-                terms["loss"] = terms["loss"] + loss_cfg.readout_weight * readout
-                terms["readout"] = readout.detach()
-        else:
-            logits = self.net(templates, search)
-            terms = frame_losses(logits, tokens, loss_cfg.ce_weight, loss_cfg.siou_weight)
-        terms["loss"].backward()
-        return terms, tokens.shape[0]
-
-    def _step_sparse(self, clips: list[ClipSample]) -> tuple[dict, int]:
-        dev = self.ctx.device
-        templates = normalize_crops(torch.from_numpy(np.stack([c.templates for c in clips])).to(dev))
-        roll = rollout_clips(self.model, clips, templates)
-        n_clips, n_frames = roll.search.shape[:2]
-        search = roll.search.reshape(-1, *roll.search.shape[2:])
-        keep = roll.keep.reshape(n_clips * n_frames, -1).to(dev)
-        gt = roll.gt_xyxy.reshape(-1, 4).to(dev)
-        owner = torch.arange(n_clips, device=dev).repeat_interleave(n_frames)
-        total = n_clips * n_frames
-        chunk = self.cfg.optim.micro_batch or n_frames
-        loss_cfg = self.cfg.loss
-        sums: dict[str, float] = {}
-        starts = list(range(0, total, chunk))
-        for k, s in enumerate(starts):
-            e = min(s + chunk, total)
-            sync = contextlib.nullcontext()
-            if self.ctx.distributed and k < len(starts) - 1:
-                sync = self.net.no_sync()
-            with sync:
-                logits = self.net(templates[owner[s:e]], normalize_crops(search[s:e].to(dev)), keep=keep[s:e])
-                terms = sequence_losses(logits, gt[s:e], loss_cfg.ce_weight, loss_cfg.siou_weight)
-                (terms["loss"] * ((e - s) / total)).backward()
-            for name, v in terms.items():
-                sums[name] = sums.get(name, 0.0) + float(v.detach()) * (e - s) / total
-        sums["rollout_iou"] = roll.iou
-        return sums, n_clips
+        return frame_inputs(batch, self.ctx.device)
 
     def _optimizer_step(self) -> None:
         clip = self.cfg.optim.grad_clip
@@ -249,7 +181,7 @@ class Trainer:
         log_path = self.out_dir / "train_log.jsonl"
         max_steps = cfg.run.max_steps
         last_saved: Optional[Path] = None
-        step_fn = self._step_sparse if cfg.stage == "sparse" else self._step_frame
+        step_fn = self.stage.step
         stopped = False
         while self.epoch < cfg.optim.epochs and not stopped:
             epoch = self.epoch
