@@ -39,8 +39,8 @@ def frame_inputs(batch: dict, device: torch.device):
     return templates, search, batch["target_tokens"].to(device)
 
 
-class FrameStage:
-    """Frame-level training: one search frame per sample, the loss at the model's depth."""
+class Stage:
+    """A stage reads the trainer's model, network (DDP-wrapped or not), device and recipe."""
 
     collate = None                     # the DataLoader's default collation of dict samples
 
@@ -50,7 +50,12 @@ class FrameStage:
 
     @staticmethod
     def deepest_block(cfg: TrainConfig) -> int:
+        """The deepest block the losses reach (deeper ones get no gradient)."""
         return cfg.model.depth
+
+
+class FrameStage(Stage):
+    """Frame-level training: one search frame per sample, the loss at the model's depth."""
 
     def dataset(self, mixture: DatasetMixture):
         data, seed = self.cfg.data, self.cfg.run.seed
@@ -94,18 +99,10 @@ class DistillStage(FrameStage):
         return distill_losses(exits, tokens, loss_cfg.ce_weight, loss_cfg.siou_weight, loss_cfg.kl_weight)
 
 
-class SparseStage:
+class SparseStage(Stage):
     """Sequence-level training on clips the model first tracks itself."""
 
     collate = staticmethod(collate_clips)
-
-    def __init__(self, trainer: "Trainer") -> None:
-        self.trainer = trainer
-        self.cfg = trainer.cfg
-
-    @staticmethod
-    def deepest_block(cfg: TrainConfig) -> int:
-        return cfg.model.depth
 
     def dataset(self, mixture: DatasetMixture):
         data, seed = self.cfg.data, self.cfg.run.seed
