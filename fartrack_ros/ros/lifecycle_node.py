@@ -69,8 +69,9 @@ class FARTrackLifecycleNode(TrackerAdapter, LifecycleNode):
         return state, (DiagnosticStatus.WARN, f"{state}, not tracking (lifecycle node)")
 
     # ------------------------------------------------------------------ transitions
-    def _transition(self, name: str, step) -> TransitionCallbackReturn:
-        """Run one transition's work; any failure goes to error processing with its reason."""
+    def _transition(self, name: str, step, done=None) -> TransitionCallbackReturn:
+        """Run one transition's work; any failure goes to error processing with its reason.
+        On success ``done()`` gives the line logged (read after the work: it may describe it)."""
         try:
             error = step()
         except Exception as exc:          # rclpy would turn it into ERROR without a word
@@ -81,13 +82,13 @@ class FARTrackLifecycleNode(TrackerAdapter, LifecycleNode):
             self.get_logger().error(self._transition_error)
             return TransitionCallbackReturn.ERROR
         self._transition_error = ""
+        if done is not None:
+            self.get_logger().info(done())
         return TransitionCallbackReturn.SUCCESS
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        result = self._transition("configure", self._load_model)
-        if result == TransitionCallbackReturn.SUCCESS:
-            self.get_logger().info(f"configured: model {self._model_summary}")
-        return result
+        return self._transition("configure", self._load_model,
+                                lambda: f"configured: model {self._model_summary}")
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         result = super().on_activate(state)            # the lifecycle publishers
@@ -96,18 +97,13 @@ class FARTrackLifecycleNode(TrackerAdapter, LifecycleNode):
         return self._transition("activate", self._start_tracking)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        result = self._transition("deactivate", self._stop_tracking)
-        if result == TransitionCallbackReturn.SUCCESS:
-            self.get_logger().info("deactivated: not subscribed, model kept")
-            return super().on_deactivate(state)
-        return result
+        result = self._transition("deactivate", self._stop_tracking,
+                                  lambda: "deactivated: not subscribed, model kept")
+        return super().on_deactivate(state) if result == TransitionCallbackReturn.SUCCESS else result
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        result = self._transition("cleanup", self._unload_model)
-        if result == TransitionCallbackReturn.SUCCESS:
-            self.get_logger().info("cleaned up: model freed")
-            return super().on_cleanup(state)
-        return result
+        result = self._transition("cleanup", self._unload_model, lambda: "cleaned up: model freed")
+        return super().on_cleanup(state) if result == TransitionCallbackReturn.SUCCESS else result
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._release()
