@@ -72,13 +72,18 @@ class TrackerClient:
                            reliability=ReliabilityPolicy.BEST_EFFORT))
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
+        self._stopping = threading.Event()
         self._spinner = threading.Thread(target=self._spin, name="fartrack_client", daemon=True)
         self._spinner.start()
 
     # ------------------------------------------------------------------ plumbing
     def _spin(self) -> None:
+        # Bounded waits, not executor.spin(): under load the executor's shutdown did not always
+        # wake a wait that had no work, the spinner kept the node's entities in use, and
+        # destroy_node then waited for them for ever (seen with py-spy on CI).
         try:
-            self.executor.spin()
+            while not self._stopping.is_set() and self.context.ok():
+                self.executor.spin_once(timeout_sec=0.1)
         except (ExternalShutdownException, rclpy.executors.ShutdownException):
             pass
         except Exception as exc:      # a dead spinner would look like a silent node
@@ -197,8 +202,9 @@ class TrackerClient:
         """Stop the spinner thread first, then destroy the node (every publisher, subscription
         and client on it, a caller's own included), then the context. Destroying the node while
         the spinner still waited on its entities has hung inside rclpy's destroy_node."""
-        self.executor.shutdown(timeout_sec=5.0)
+        self._stopping.set()
         self._spinner.join(timeout=5.0)
+        self.executor.shutdown(timeout_sec=5.0)
         if self._spinner.is_alive():
             self.node.get_logger().warning("client executor still spinning after shutdown")
         self.node.destroy_node()
