@@ -79,7 +79,13 @@ def main():
     while not (set_target.service_is_ready() and stop.service_is_ready()
                and publisher.get_subscription_count() > 0):
         if time.monotonic() > deadline:
-            print(json.dumps({"ok": False, "failures": ["node not found"]}))
+            missing = [what for what, ready in (
+                ("set_target service", set_target.service_is_ready()),
+                ("stop service", stop.service_is_ready()),
+                ("image subscriber", publisher.get_subscription_count() > 0)) if not ready]
+            seen = sorted(f"{ns.rstrip('/')}/{name}" for name, ns in node.get_node_names_and_namespaces())
+            print(json.dumps({"ok": False, "failures": [
+                f"node not found after 60 s: no {', '.join(missing)}; nodes seen: {seen}"]}))
             return 1
         spin_for(0.05)
 

@@ -59,10 +59,14 @@ class NodeProcess:
         for name, value in parameters.items():
             args += ["-p", f"{name}:={value}"]
         self._log = open(log_path, "wb")
-        self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
+        # faulthandler: a node that does not stop is sent SIGABRT, which writes every thread's
+        # Python stack into its log before it dies (the failure then shows where it hung)
+        self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                        env={**os.environ, "PYTHONFAULTHANDLER": "1"})
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def is_running(self) -> bool:
@@ -77,8 +81,12 @@ class NodeProcess:
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+                self.process.send_signal(signal.SIGABRT)     # stacks into the log, then exit
+                try:
+                    self.process.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait(5)
         self._log.close()
         return self.process.returncode
 
