@@ -6,11 +6,17 @@ segments, or TCP, between the processes of one machine: over fragmented UDP, bes
 are mostly lost. Fast DDS's builtin LARGE_DATA set (FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA) does
 that, but not under ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, where rmw_fastrtps sets the
 discovery locators and peers itself: `fartrack bench-node` then received 121 of 451 frames.
-config/fastdds_profile.xml names its transports explicitly (shared memory with 16 MiB segments,
-UDPv4, TCPv4), which holds under every discovery range and talks to LARGE_DATA participants.
+The shipped profiles name their transports explicitly, which holds under every discovery range:
+
+- config/fastdds_profile.xml (shared memory with 16 MiB segments, UDPv4) for the processes
+  around the node: camera drivers, the demo and the benchmark;
+- config/fastdds_node_profile.xml, the same plus TCPv4, for the node alone: participants with
+  LARGE_DATA match nobody without TCP, and the node must receive from such cameras. TCP stays
+  out of everything else because Fast DDS 3.2.3 can hang for ever deleting a participant with a
+  TCP channel (see the profile's comment).
 
 A process can only choose its own transports, and the sender of the frames decides how they
-travel: the node applies the profile to itself and warns when the environment it was started in
+travel: the node applies its profile to itself and warns when the environment it was started in
 leaves frames from other processes at risk.
 """
 from __future__ import annotations
@@ -21,13 +27,14 @@ from typing import Mapping, MutableMapping, Optional
 
 from fartrack_ros.ros.package_files import find_config_file
 
-PROFILE_FILE_NAME = "fastdds_profile.xml"
+PROFILE_FILE_NAME = "fastdds_profile.xml"               # cameras, demo, benchmark, tests
+NODE_PROFILE_FILE_NAME = "fastdds_node_profile.xml"     # the node: + TCPv4 for LARGE_DATA peers
 PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
 
 
-def shipped_profile() -> Path:
-    """config/fastdds_profile.xml of the checkout, else of the installed package."""
-    return find_config_file(PROFILE_FILE_NAME)
+def shipped_profile(name: str = PROFILE_FILE_NAME) -> Path:
+    """config/<name> of the checkout, else of the installed package."""
+    return find_config_file(name)
 
 
 def _uses_fast_dds(environ: Mapping[str, str]) -> bool:
@@ -39,14 +46,15 @@ def user_profile(environ: Mapping[str, str]) -> Optional[str]:
     return next((environ[v] for v in PROFILE_VARIABLES if environ.get(v)), None)
 
 
-def use_shipped_profile(environ: MutableMapping[str, str] = os.environ) -> Optional[str]:
-    """Point FASTDDS_DEFAULT_PROFILES_FILE at the shipped profile unless the environment names
-    a profile already or uses another RMW; returns the path set, or None. Affects participants
-    created afterwards in this process and the processes it starts."""
+def use_shipped_profile(environ: MutableMapping[str, str] = os.environ,
+                        name: str = PROFILE_FILE_NAME) -> Optional[str]:
+    """Point FASTDDS_DEFAULT_PROFILES_FILE at the shipped profile ``name`` unless the environment
+    names a profile already or uses another RMW; returns the path set, or None. Affects
+    participants created afterwards in this process and the processes it starts."""
     if user_profile(environ) or not _uses_fast_dds(environ):
         return None
     try:
-        path = str(shipped_profile())
+        path = str(shipped_profile(name))
     except FileNotFoundError:
         return None
     environ[PROFILE_VARIABLES[0]] = path

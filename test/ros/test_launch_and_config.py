@@ -183,20 +183,28 @@ def test_cmake_installs_the_executable_launch_and_config():
 def test_launch_file_gives_the_node_the_shipped_fast_dds_profile():
     text = (ROOT / "launch" / "fartrack.launch.py").read_text()
     facts = launch_facts(ROOT / "launch" / "fartrack.launch.py")
-    assert "fastdds_profile.xml" in facts.strings and (ROOT / "config" / "fastdds_profile.xml").is_file()
+    assert "fastdds_node_profile.xml" in facts.strings
+    assert (ROOT / "config" / "fastdds_node_profile.xml").is_file()
     assert "additional_env=environment" in text
     assert {"FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE"} <= facts.strings
 
 
-def test_fast_dds_profile_is_valid_xml_with_shared_memory():
+@pytest.mark.parametrize("name, transports", [
+    ("fastdds_profile.xml", {"SHM", "UDPv4"}),                 # cameras, demo, bench: no TCP
+    ("fastdds_node_profile.xml", {"SHM", "UDPv4", "TCPv4"}),   # the node: TCP for LARGE_DATA peers
+])
+def test_fast_dds_profiles_are_valid_xml_with_shared_memory(name, transports):
     import xml.etree.ElementTree as ET
 
-    root = ET.parse(ROOT / "config" / "fastdds_profile.xml").getroot()
+    root = ET.parse(ROOT / "config" / name).getroot()
     ns = {"d": "http://www.eprosima.com"}
     types = [t.text for t in root.iterfind(".//d:transport_descriptor/d:type", ns)]
-    assert set(types) == {"SHM", "UDPv4", "TCPv4"}
+    assert set(types) == transports
     segment = int(root.find(".//d:transport_descriptor/d:segment_size", ns).text)
     assert segment >= 1920 * 1080 * 3 * 2          # two full-HD bgr8 frames
     participant = root.find(".//d:participant", ns)
     assert participant.get("is_default_profile") == "true"
     assert participant.find(".//d:useBuiltinTransports", ns).text == "false"
+    used = {t.text for t in participant.iterfind(".//d:userTransports/d:transport_id", ns)}
+    declared = {t.text for t in root.iterfind(".//d:transport_descriptor/d:transport_id", ns)}
+    assert used == declared
