@@ -72,10 +72,11 @@ def transport_warnings(environ: Mapping[str, str], compressed: bool) -> list[str
     if environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "").upper() == "LOCALHOST":
         return [f"ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST without a Fast DDS profile: the camera "
                 f"driver's large frames travel over fragmented UDP and most are lost (LARGE_DATA "
-                f"does not apply under LOCALHOST). This node uses the shipped profile; start the "
-                f"camera driver with it too: {hint}"]
+                f"does not apply under LOCALHOST). This node uses its shipped profile; start the "
+                f"camera driver with the shipped camera profile: {hint}"]
     if environ.get("FASTDDS_BUILTIN_TRANSPORTS", "").upper() != "LARGE_DATA":
         return [f"neither FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA nor a Fast DDS profile is set: "
                 f"camera frames over 512 KB travel over fragmented UDP and many are lost. This "
-                f"node uses the shipped profile; start the camera driver with it too: {hint}"]
+                f"node uses its shipped profile; start the camera driver with the shipped camera "
+                f"profile: {hint}"]
     return []
