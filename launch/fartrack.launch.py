@@ -38,13 +38,12 @@ def _node(context):
         if value:
             overrides[name] = value
     image_topic = LaunchConfiguration("image_topic").perform(context)
-    # The node's shipped Fast DDS profile (shared memory for the frames under every discovery
-    # range, TCP for LARGE_DATA cameras; docs/ros.md) unless the user names a profile; the camera
-    # driver should use config/fastdds_profile.xml.
+    # The shipped Fast DDS profile (shared memory for the frames under every discovery range,
+    # docs/ros.md) unless the user names a profile; the camera driver should use it too.
     environment = {}
     if not any(os.environ.get(v) for v in PROFILE_VARIABLES):
         environment[PROFILE_VARIABLES[0]] = os.path.join(
-            get_package_share_directory("fartrack_ros"), "config", "fastdds_node_profile.xml")
+            get_package_share_directory("fartrack_ros"), "config", "fastdds_profile.xml")
     common = dict(
         package="fartrack_ros",
         name="fartrack_node",

@@ -8,15 +8,15 @@ that, but not under ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, where rmw_fastrtps 
 discovery locators and peers itself: `fartrack bench-node` then received 121 of 451 frames.
 The shipped profiles name their transports explicitly, which holds under every discovery range:
 
-- config/fastdds_profile.xml (shared memory with 16 MiB segments, UDPv4) for the processes
-  around the node: camera drivers, the demo and the benchmark;
-- config/fastdds_node_profile.xml, the same plus TCPv4, for the node alone: participants with
-  LARGE_DATA match nobody without TCP, and the node must receive from such cameras. TCP stays
-  out of everything else because Fast DDS 3.2.3 can hang for ever deleting a participant with a
-  TCP channel (see the profile's comment).
+- config/fastdds_profile.xml (shared memory with 16 MiB segments, UDPv4, TCPv4) for the node and
+  the camera driver that feeds it; TCP because participants with LARGE_DATA match nobody
+  without it;
+- config/fastdds_local_profile.xml, the same without TCP, for `fartrack demo`, `fartrack
+  bench-node` and the tests, whose processes talk only to each other: Fast DDS 3.2.3 can hang
+  for ever deleting a participant with a TCP channel (see the profile's comment).
 
 A process can only choose its own transports, and the sender of the frames decides how they
-travel: the node applies its profile to itself and warns when the environment it was started in
+travel: the node applies the profile to itself and warns when the environment it was started in
 leaves frames from other processes at risk.
 """
 from __future__ import annotations
@@ -27,8 +27,8 @@ from typing import Mapping, MutableMapping, Optional
 
 from fartrack_ros.ros.package_files import find_config_file
 
-PROFILE_FILE_NAME = "fastdds_profile.xml"               # cameras, demo, benchmark, tests
-NODE_PROFILE_FILE_NAME = "fastdds_node_profile.xml"     # the node: + TCPv4 for LARGE_DATA peers
+PROFILE_FILE_NAME = "fastdds_profile.xml"               # the node, launch files, camera drivers
+LOCAL_PROFILE_FILE_NAME = "fastdds_local_profile.xml"   # without TCP: demo, bench-node, tests
 PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
 
 
@@ -72,11 +72,10 @@ def transport_warnings(environ: Mapping[str, str], compressed: bool) -> list[str
     if environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "").upper() == "LOCALHOST":
         return [f"ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST without a Fast DDS profile: the camera "
                 f"driver's large frames travel over fragmented UDP and most are lost (LARGE_DATA "
-                f"does not apply under LOCALHOST). This node uses its shipped profile; start the "
-                f"camera driver with the shipped camera profile: {hint}"]
+                f"does not apply under LOCALHOST). This node uses the shipped profile; start the "
+                f"camera driver with it too: {hint}"]
     if environ.get("FASTDDS_BUILTIN_TRANSPORTS", "").upper() != "LARGE_DATA":
         return [f"neither FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA nor a Fast DDS profile is set: "
                 f"camera frames over 512 KB travel over fragmented UDP and many are lost. This "
-                f"node uses its shipped profile; start the camera driver with the shipped camera "
-                f"profile: {hint}"]
+                f"node uses the shipped profile; start the camera driver with it too: {hint}"]
     return []

@@ -65,7 +65,7 @@ from fartrack_ros.ros.conversions import (box_xywh_from_detection, compressed_ms
                                           image_msg_from_array, image_msg_problem, image_msg_to_rgb,
                                           ns_to_stamp, scale_box_xywh, stamp_to_ns)
 from fartrack_ros.ros.bearing import CameraModel, azimuth_elevation
-from fartrack_ros.ros.dds import NODE_PROFILE_FILE_NAME, transport_warnings, use_shipped_profile
+from fartrack_ros.ros.dds import transport_warnings, use_shipped_profile
 from fartrack_ros.ros.diagnostics import STALE_INPUT_S, diagnostic_array
 from fartrack_ros.ros.diagnostics import summary as diagnostics_summary
 from fartrack_ros.ros.frames import FrameExchange, ReceivedFrame
@@ -777,10 +777,10 @@ def run_node(create: Callable[[], Node], argv: Optional[list] = None,
              started: Optional[Callable[[Node], None]] = None) -> int:
     """Create the node, spin it until SIGINT or shutdown, destroy it; exit code 2 with the
     reason when its parameters are refused. ``started(node)`` runs before spinning."""
-    # Before rclpy.init creates the participant: the node's shipped Fast DDS profile unless the
-    # user named one (fartrack_ros.ros.dds); the warnings judge the environment as the user set it.
+    # Before rclpy.init creates the participant: the shipped Fast DDS profile unless the user
+    # named one (fartrack_ros.ros.dds); the warnings judge the environment as the user set it.
     user_environment = dict(os.environ)
-    profile = use_shipped_profile(name=NODE_PROFILE_FILE_NAME)
+    profile = use_shipped_profile()
     rclpy.init(args=sys.argv if argv is None else argv)
     try:
         node = create()

@@ -183,15 +183,15 @@ def test_cmake_installs_the_executable_launch_and_config():
 def test_launch_file_gives_the_node_the_shipped_fast_dds_profile():
     text = (ROOT / "launch" / "fartrack.launch.py").read_text()
     facts = launch_facts(ROOT / "launch" / "fartrack.launch.py")
-    assert "fastdds_node_profile.xml" in facts.strings
-    assert (ROOT / "config" / "fastdds_node_profile.xml").is_file()
+    assert "fastdds_profile.xml" in facts.strings
+    assert (ROOT / "config" / "fastdds_profile.xml").is_file()
     assert "additional_env=environment" in text
     assert {"FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE"} <= facts.strings
 
 
 @pytest.mark.parametrize("name, transports", [
-    ("fastdds_profile.xml", {"SHM", "UDPv4"}),                 # cameras, demo, bench: no TCP
-    ("fastdds_node_profile.xml", {"SHM", "UDPv4", "TCPv4"}),   # the node: TCP for LARGE_DATA peers
+    ("fastdds_profile.xml", {"SHM", "UDPv4", "TCPv4"}),   # node, cameras: TCP for LARGE_DATA peers
+    ("fastdds_local_profile.xml", {"SHM", "UDPv4"}),      # demo, bench-node, tests: no TCP
 ])
 def test_fast_dds_profiles_are_valid_xml_with_shared_memory(name, transports):
     import xml.etree.ElementTree as ET

@@ -13,7 +13,7 @@ import pytest
 
 from fartrack_ros.ros.tools.bench import run_bench
 from fartrack_ros.ros.tools.client import TrackerClient
-from fartrack_ros.ros.dds import NODE_PROFILE_FILE_NAME, PROFILE_VARIABLES
+from fartrack_ros.ros.dds import PROFILE_VARIABLES
 
 
 @pytest.fixture
@@ -79,6 +79,6 @@ def test_node_warns_where_the_environment_puts_frames_at_risk(
         if "FASTDDS_DEFAULT_PROFILES_FILE" in environment:
             assert "Fast DDS profile:" not in output          # the user's profile is kept
         else:
-            assert f"Fast DDS profile: {shipped_profile(NODE_PROFILE_FILE_NAME)}" in output
+            assert f"Fast DDS profile: {shipped_profile()}" in output
     finally:
         client.close()

@@ -20,14 +20,14 @@ from fartrack_ros.ros.tools.client import TrackerClient
 
 def prepare_ros_environment(log_dir: Path) -> int:
     """DDS settings for this process and its children, the node included (docs/ros.md): the
-    shipped Fast DDS profile unless one is set (shared memory for the frames under every
+    shipped local Fast DDS profile unless one is set (shared memory for the frames under every
     discovery range; no TCP, so that no process of the session can hang deleting it), and
     LARGE_DATA for a user's own profile that leaves the builtin transports on; returns the
     domain id (the environment's, else a random one so that other runs stay apart)."""
-    from fartrack_ros.ros.dds import use_shipped_profile
+    from fartrack_ros.ros.dds import LOCAL_PROFILE_FILE_NAME, use_shipped_profile
 
     log_dir.mkdir(parents=True, exist_ok=True)
-    use_shipped_profile()
+    use_shipped_profile(name=LOCAL_PROFILE_FILE_NAME)
     os.environ.setdefault("ROS_LOG_DIR", str(log_dir))
     os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(100, 199)))
