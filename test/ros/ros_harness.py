@@ -6,18 +6,18 @@ which tests there import by name.
 Without rclpy or the generated interfaces these tests are skipped, unless
 FARTRACK_REQUIRE_ROS=1 (set by `make test`), where that is an error.
 
-Every process, the test process included, gets the shipped local profile
-config/fastdds_local_profile.xml (shared memory for 640x480 frames, UDPv4; no TCP: with Fast DDS
-3.2.3 a test process that had a TCP channel hung for ever in destroy_node, see the profile's
-comment) unless the environment names one, a log folder, and this session's ROS_DOMAIN_ID (from
-the environment, e.g. `make test`, else random); each node runs in its own namespace, so
+Every process, the test process included, gets the settings `fartrack demo` gives its
+processes (fartrack_ros.ros.tools.session.prepare_ros_environment), unless the environment sets
+them: the shipped local profile config/fastdds_local_profile.xml (shared memory for 640x480
+frames, UDPv4; no TCP: with Fast DDS 3.2.3 a test process that had a TCP channel hung for ever
+in destroy_node, see the profile's comment), a log folder, and this session's ROS_DOMAIN_ID
+(from the environment, e.g. `make test`, else random); each node runs in its own namespace, so
 concurrent sessions on one domain stay apart. test_node_transport.py starts nodes as users do:
 LARGE_DATA, no profile, the node's shipped one.
 """
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -36,17 +36,14 @@ except ImportError as exc:
     pytest.skip(f"ROS 2 environment not available ({exc}); run `make test`",
                 allow_module_level=True)
 
-from fartrack_ros.ros.dds import LOCAL_PROFILE_FILE_NAME, use_shipped_profile  # noqa: E402
+from fartrack_ros.ros.tools.session import prepare_ros_environment  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# before any participant of this process is created
-use_shipped_profile(os.environ, LOCAL_PROFILE_FILE_NAME)
-os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")    # for a user's own profile
-os.environ.setdefault("ROS_LOG_DIR", str(ROOT / ".ros_log"))
-os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(100, 199)))
+# the same settings as the demo and bench-node sessions, before any participant of this
+# process is created
+DOMAIN_ID = prepare_ros_environment(ROOT / ".ros_log")
 os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
-DOMAIN_ID = int(os.environ["ROS_DOMAIN_ID"])
 _random_weights = None
 
 
