@@ -208,3 +208,28 @@ def test_fast_dds_profiles_are_valid_xml_with_shared_memory(name, transports):
     used = {t.text for t in participant.iterfind(".//d:userTransports/d:transport_id", ns)}
     declared = {t.text for t in root.iterfind(".//d:transport_descriptor/d:transport_id", ns)}
     assert used == declared
+
+
+def test_local_fast_dds_profile_is_the_shipped_one_without_tcp():
+    """The two profiles are kept as two files (Fast DDS reads one default profile per file);
+    this keeps them from drifting apart."""
+    import xml.etree.ElementTree as ET
+
+    ns = "{http://www.eprosima.com}"
+
+    def tree(element):
+        return (element.tag, element.attrib, (element.text or "").strip(),
+                [tree(child) for child in element])
+
+    shipped = ET.parse(ROOT / "config" / "fastdds_profile.xml").getroot()
+    for descriptors in shipped.iter(f"{ns}transport_descriptors"):
+        for descriptor in list(descriptors):
+            if descriptor.find(f"{ns}type").text == "TCPv4":
+                tcp_id = descriptor.find(f"{ns}transport_id").text
+                descriptors.remove(descriptor)
+    for transports in shipped.iter(f"{ns}userTransports"):
+        for transport in list(transports):
+            if transport.text == tcp_id:
+                transports.remove(transport)
+    local = ET.parse(ROOT / "config" / "fastdds_local_profile.xml").getroot()
+    assert tree(local) == tree(shipped)
